@@ -1,0 +1,37 @@
+# seqlab developer commands. `make setup` once, then `make test` / `make train`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: setup train sweep test test-all lint format clean
+
+setup:  ## create .venv; torch first (CPU wheel 2.13.0), then seqlab with dev extras
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[dev]'
+
+train:  ## the default experiment: GRU + attention on SCAN (generated; no data files needed)
+	$(BIN)/seqlab-train $(ARGS)
+
+sweep:  ## a multirun, e.g. make sweep ARGS="model=gru_seq2seq,transformer_seq2seq size=tiny,small"
+	$(BIN)/seqlab-train -m $(ARGS)
+
+test:  ## the fast test suite
+	$(BIN)/pytest -q $(ARGS)
+
+test-all:  ## every test, slow multi-process ones included
+	$(BIN)/pytest -q -m "" $(ARGS)
+
+lint:
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format:
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache build dist src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

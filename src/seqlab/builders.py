@@ -1,0 +1,81 @@
+"""Instantiate the pieces of a run from a validated config: data, network, LightningModule, trainer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.data.modules import LMDataModule, Seq2SeqDataModule
+from seqlab.data.tokenizers import PAD_ID
+from seqlab.lit.base import SeqlabModule
+from seqlab.lit.lm import LanguageModelModule
+from seqlab.lit.seq2seq import Seq2SeqModule
+
+
+def build_datamodule(
+    cfg: DictConfig, fixed_tokenizers: dict | None = None
+) -> LMDataModule | Seq2SeqDataModule:
+    kwargs = dict(
+        data=cfg.data,
+        tokenizer=cfg.tokenizer,
+        loader=OmegaConf.to_container(cfg.loader, resolve=True),
+        data_dir=cfg.paths.data_dir,
+        cache_dir=cfg.paths.cache_dir,
+        seed=cfg.seed,
+        fixed_tokenizers=fixed_tokenizers,
+    )
+    if cfg.task.kind == "lm":
+        return LMDataModule(block_size=cfg.task.block_size, **kwargs)
+    return Seq2SeqDataModule(**kwargs)
+
+
+def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Module:
+    """The pure nn.Module, sized from the fitted tokenizers."""
+    if model_cfg.family == "lm":
+        net = instantiate(model_cfg.net, vocab_size=tokenizers["text"].vocab_size)
+    else:
+        net = instantiate(
+            model_cfg.net,
+            src_vocab_size=tokenizers["src"].vocab_size,
+            tgt_vocab_size=tokenizers["tgt"].vocab_size,
+            pad_id=PAD_ID,
+        )
+    return net
+
+
+def build_module(cfg: DictConfig, tokenizer_states: dict, net: torch.nn.Module) -> SeqlabModule:
+    common = dict(
+        net=net,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        tokenizers=tokenizer_states,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+    if cfg.task.kind == "lm":
+        return LanguageModelModule(**common)
+    return Seq2SeqModule(
+        label_smoothing=cfg.task.label_smoothing,
+        val_generate_limit=cfg.task.val_generate_limit,
+        max_len_a=cfg.decoding.max_len_a,
+        max_len_b=cfg.decoding.max_len_b,
+        bleu_tokenize=cfg.task.bleu_tokenize,
+        **common,
+    )
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+
+def count_parameters(net: torch.nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in net.parameters())
+    embedding = sum(
+        m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Embedding)
+    )
+    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}

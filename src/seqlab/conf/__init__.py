@@ -1,0 +1,1 @@
+"""Packaged Hydra configs (the one home of every default)."""

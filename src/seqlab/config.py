@@ -1,0 +1,275 @@
+"""Config checks that run before any compute: keys, types, choices and compatible combinations.
+
+Hydra already refuses overrides of keys that don't exist; these checks also catch typos inside config
+files, values of the wrong type and group options that don't exist, each as one line that names the
+key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from seqlab.errors import SeqlabError
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+@dataclasses.dataclass
+class Loader:
+    batch_size: int = 1
+    eval_batch_size: int | None = None
+    max_tokens: int | None = None
+    num_workers: int = 0
+
+
+@dataclasses.dataclass
+class Paths:
+    data_dir: str = ""
+    cache_dir: str = ""
+    log_dir: str = ""
+    output_dir: str = ""
+
+
+@dataclasses.dataclass
+class Tokenizer:
+    kind: str = ""
+    shared_vocab: bool = True
+    vocab_size: int | None = None
+    min_freq: int = 1
+
+
+@dataclasses.dataclass
+class Size:
+    d_model: int = 0
+    n_layers: int = 0
+    n_heads: int = 0
+    d_ff: int = 0
+    dropout: float = 0.0
+
+
+@dataclasses.dataclass
+class Cleaning:
+    normalize: str | None = None
+    collapse_whitespace: bool = True
+    lowercase: bool = False
+    min_len: int = 1
+    max_len: int | None = None
+
+
+@dataclasses.dataclass
+class Data:
+    name: str = ""
+    reader: str = ""
+    generator: Any | None = None
+    split: str | None = None
+    splits: Any | None = None
+    files: Any | None = None
+    columns: Any | None = None
+    val_fraction: float | None = None
+    test_fraction: float | None = None
+    test_from_val: bool = False
+    split_seed: int = 0
+    errors: str = "strict"
+    src_lang: str | None = None
+    tgt_lang: str | None = None
+    license: str | None = None
+    url: str | None = None
+    cleaning: Cleaning = dataclasses.field(default_factory=Cleaning)
+
+
+@dataclasses.dataclass
+class Task:
+    name: str = ""
+    kind: str = ""
+    monitor: str = ""
+    monitor_mode: str = "min"
+    block_size: int | None = None
+    label_smoothing: float = 0.0
+    val_generate_limit: int | None = None
+    bleu_tokenize: str = "13a"
+
+
+@dataclasses.dataclass
+class Decoding:
+    strategy: str = "greedy"
+    max_len_a: float = 0.0
+    max_len_b: float = 0.0
+
+
+@dataclasses.dataclass
+class Model:
+    family: str = ""
+    compile: bool = False
+    net: Any = None
+
+
+@dataclasses.dataclass
+class Extras:
+    print_config: bool = False
+    ignore_warnings: bool = True
+
+
+SCHEMAS = {
+    "loader": Loader,
+    "paths": Paths,
+    "tokenizer": Tokenizer,
+    "size": Size,
+    "data": Data,
+    "task": Task,
+    "decoding": Decoding,
+    "model": Model,
+    "extras": Extras,
+}
+TOP_LEVEL = {
+    *SCHEMAS,
+    *("name", "seed", "train", "test", "ckpt_path", "optimized_metric"),
+    *("optimizer", "scheduler", "trainer", "logger", "callbacks"),
+}
+CHOICES = {
+    "tokenizer.kind": ("char", "word", "bpe"),
+    "data.reader": ("parallel", "tsv", "scan_file", "generator", "text"),
+    "data.errors": ("strict", "replace"),
+    "task.kind": ("seq2seq", "lm"),
+    "task.monitor_mode": ("min", "max"),
+    "model.family": ("seq2seq", "lm"),
+    "decoding.strategy": ("greedy",),
+}
+# task.kind → model families that can run it, and the data format it needs.
+COMPATIBLE = {"seq2seq": (("seq2seq",), "pairs"), "lm": (("lm",), "text")}
+
+
+def _one_line(e: OmegaConfBaseException) -> str:
+    return str(e).splitlines()[0].strip()
+
+
+def check_schema(section: str, value: Any, schema: type) -> None:
+    fields = {f.name for f in dataclasses.fields(schema)}
+    for key in value:
+        if key not in fields:
+            raise SeqlabError(
+                f"unknown config key '{section}.{key}'; valid keys of {section}: "
+                f"{', '.join(sorted(fields))}"
+            )
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), value)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "?"
+        raise SeqlabError(f"config key '{section}.{key}': {_one_line(e)}") from None
+
+
+def _check_target(section: str, value: Mapping) -> None:
+    """Keys of a `_target_` section must be arguments of the target; simple types must match."""
+    target = value.get("_target_")
+    if not target:
+        return
+    try:
+        obj = get_object(target)
+    except Exception:
+        raise SeqlabError(f"config key '{section}._target_': cannot import {target!r}") from None
+    fn = obj.__init__ if inspect.isclass(obj) else obj
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    for key, v in value.items():
+        if key.startswith("_") and key.endswith("_"):
+            continue
+        if key not in params:
+            valid = ", ".join(k for k in params if k not in ("self", "args", "kwargs"))
+            raise SeqlabError(f"unknown config key '{section}.{key}' for {target}; valid: {valid}")
+        expected = hints.get(key)
+        if v is None:  # null means "unset": the code or the library fills it in
+            continue
+        if expected in (int, float) and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise SeqlabError(f"config key '{section}.{key}': expected a number, got {v!r}")
+        if expected is int and isinstance(v, float):
+            raise SeqlabError(f"config key '{section}.{key}': expected an integer, got {v!r}")
+        if expected is bool and not isinstance(v, bool):
+            raise SeqlabError(f"config key '{section}.{key}': expected true or false, got {v!r}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise SeqlabError (one line) for the first problem in a composed train config."""
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", "")
+        raise SeqlabError(f"config key '{key}': {_one_line(e)}") from None
+    plain.pop("hydra", None)
+    for key in plain:
+        if key not in TOP_LEVEL:
+            raise SeqlabError(
+                f"unknown top-level config key '{key}'; valid: {', '.join(sorted(TOP_LEVEL))}"
+            )
+    for section, schema in SCHEMAS.items():
+        check_schema(section, plain.get(section) or {}, schema)
+    for dotted, choices in CHOICES.items():
+        section, key = dotted.split(".")
+        value = (plain.get(section) or {}).get(key)
+        if value not in choices:
+            raise SeqlabError(
+                f"config key '{dotted}': {value!r} is not valid; choose one of {', '.join(choices)}"
+            )
+    _check_target("model.net", plain["model"]["net"])
+    for section in ("optimizer", "scheduler", "trainer"):
+        if plain.get(section):
+            _check_target(section, plain[section])
+    for group in ("logger", "callbacks"):
+        for name, value in (plain.get(group) or {}).items():
+            _check_target(f"{group}.{name}", value)
+    check_compatible(plain)
+
+
+def check_compatible(plain: Mapping) -> None:
+    """task × model × data combinations that can run together."""
+    from seqlab.data.datasets import reader_format
+
+    kind, family = plain["task"]["kind"], plain["model"]["family"]
+    families, data_format = COMPATIBLE[kind]
+    works = "; ".join(f"task.kind={k} needs model.family in {f} and {d} data" for k, (f, d) in COMPATIBLE.items())
+    if family not in families:
+        raise SeqlabError(
+            f"task '{plain['task']['name']}' ({kind}) cannot run on model family '{family}'; {works}"
+        )
+    fmt = reader_format(plain["data"])
+    if fmt != data_format:
+        raise SeqlabError(
+            f"task '{plain['task']['name']}' ({kind}) needs {data_format} data, but dataset "
+            f"'{plain['data']['name']}' gives {fmt}; {works}"
+        )
+
+
+_GROUP_OVERRIDE = re.compile(r"^(?:\+|~|\+\+)?([a-z_][a-z0-9_/]*)=(.*)$")
+
+
+def check_group_overrides(args: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Unknown group options on the command line fail with the list of valid ones (one line)."""
+    for arg in args:
+        match = _GROUP_OVERRIDE.match(arg)
+        if not match or "@" in arg:
+            continue
+        group, value = match.groups()
+        folder = conf_dir / group
+        if not folder.is_dir() or value.startswith(("glob(", "choice(", "range(", "interval(")):
+            continue
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        for option in value.split(","):
+            option = option.strip().strip("'\"")
+            if option in ("null", "") or option in options:
+                continue
+            raise SeqlabError(
+                f"unknown option '{option}' for config group '{group}'; valid: {', '.join(options)}"
+            )

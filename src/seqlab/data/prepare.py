@@ -1,0 +1,140 @@
+"""source → clean → tokenize → encode → cache: the one-way path from files to id arrays.
+
+`prepare` returns a complete cache entry. A second run with the same data, cleaning and tokenizer
+settings (and the same file contents) reads the entry and skips all of the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab import __version__
+from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
+from seqlab.data.cleaning import clean_texts
+from seqlab.data.datasets import load_splits, reader_format, split_files
+from seqlab.data.sources import file_sha256
+from seqlab.data.tokenizers import Tokenizer, fit_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def _plain(cfg) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def cache_key(data_cfg: Mapping, tok_cfg: Mapping, data_root: Path, fixed: dict | None) -> str:
+    """Fingerprint of file contents, data + tokenizer config and any fixed (checkpoint) tokenizer."""
+    files = {}
+    for rel in split_files(data_cfg):
+        path = data_root / rel
+        files[rel] = file_sha256(path) if path.is_file() else "missing"
+    return f"{data_cfg['name']}-{fingerprint(__version__, data_cfg, tok_cfg, files, fixed)}"
+
+
+def _clean(texts: list[str], cleaning: Mapping) -> list[str]:
+    return clean_texts(
+        texts,
+        normalize=cleaning.get("normalize"),
+        collapse_whitespace=cleaning.get("collapse_whitespace", True),
+        lowercase=cleaning.get("lowercase", False),
+    )
+
+
+def _fit_or_reuse(
+    role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | None
+) -> Tokenizer:
+    if fixed is not None:
+        return Tokenizer.from_state(fixed[role])
+    return fit_tokenizer(
+        texts, tok_cfg["kind"], vocab_size=tok_cfg.get("vocab_size"), min_freq=tok_cfg["min_freq"]
+    )
+
+
+def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
+    cleaned = {
+        name: (_clean([s for s, _ in pairs], cleaning), _clean([t for _, t in pairs], cleaning))
+        for name, pairs in splits.items()
+    }
+    src_train, tgt_train = cleaned["train"]
+    if tok_cfg.get("shared_vocab", True):
+        shared = _fit_or_reuse("src", src_train + tgt_train, tok_cfg, fixed)
+        toks = {"src": shared, "tgt": shared}
+    else:
+        toks = {"src": _fit_or_reuse("src", src_train, tok_cfg, fixed)}
+        toks["tgt"] = _fit_or_reuse("tgt", tgt_train, tok_cfg, fixed)
+    counts, max_len, min_len = {}, cleaning.get("max_len"), cleaning.get("min_len", 1)
+    for name, (src, tgt) in cleaned.items():
+        src_ids, tgt_ids = toks["src"].encode_batch(src), toks["tgt"].encode_batch(tgt)
+        src_flat, src_off = pack(src_ids)
+        tgt_flat, tgt_off = pack(tgt_ids)
+        keep = np.ones(len(src), dtype=bool)
+        if name == "train":  # evaluation splits are never filtered: every example counts
+            lengths = np.minimum(np.diff(src_off), np.diff(tgt_off))
+            longest = np.maximum(np.diff(src_off), np.diff(tgt_off))
+            short = lengths < min_len
+            long = longest > max_len if max_len else np.zeros_like(short)
+            keep = ~(short | long)
+            counts["train_dropped_too_short"] = int(short.sum())
+            counts["train_dropped_too_long"] = int((long & ~short).sum())
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            src_flat, src_off = pack([src_ids[i] for i in idx])
+            tgt_flat, tgt_off = pack([tgt_ids[i] for i in idx])
+            src, tgt = [src[i] for i in idx], [tgt[i] for i in idx]
+        counts[f"{name}_examples"] = len(src_off) - 1
+        writer.array(f"{name}.src", src_flat)
+        writer.array(f"{name}.src_off", src_off)
+        writer.array(f"{name}.tgt", tgt_flat)
+        writer.array(f"{name}.tgt_off", tgt_off)
+        if name != "train":  # references and sources for metrics and sample logs
+            writer.json(f"{name}.text", {"src": src, "tgt": tgt})
+    return toks, counts
+
+
+def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
+    cleaned = {name: _clean([text], cleaning)[0] for name, text in splits.items()}
+    tok = _fit_or_reuse("text", cleaned["train"].splitlines(keepends=True), tok_cfg, fixed)
+    counts = {}
+    for name, text in cleaned.items():
+        # Encode line by line (parallel in Rust), then join: identical ids for char/word/bpe
+        # tokenizers that never merge across a newline.
+        ids, _ = pack(tok.encode_batch(text.splitlines(keepends=True)))
+        dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
+        writer.array(f"{name}.ids", ids.astype(dtype))
+        counts[f"{name}_tokens"] = int(len(ids))
+    return {"text": tok}, counts
+
+
+def prepare(
+    data_cfg: Mapping,
+    tok_cfg: Mapping,
+    data_root: str | Path,
+    cache_dir: str | Path,
+    fixed_tokenizers: dict | None = None,
+) -> tuple[CacheEntry, dict[str, Tokenizer]]:
+    """Build (or reuse) the cache entry for a dataset and return it with its tokenizers.
+
+    Args:
+        fixed_tokenizers: tokenizer states from a checkpoint, used instead of fitting new ones.
+    """
+    data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
+    data_root = Path(data_root).expanduser().resolve()
+    key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers)
+    entry = lookup(Path(cache_dir).expanduser(), key)
+    if entry is None:
+        start = time.perf_counter()
+        splits = load_splits(data_cfg, data_root)
+        writer = CacheWriter(Path(cache_dir).expanduser(), key)
+        write = _write_text if reader_format(data_cfg) == "text" else _write_pairs
+        toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed_tokenizers)
+        writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
+        entry = writer.commit({"key": key, "counts": counts, "seconds": time.perf_counter() - start})
+        log.info("tokenized %s in %.1fs: %s", data_cfg["name"], time.perf_counter() - start, counts)
+    states = entry.json("tokenizers")
+    return entry, {role: Tokenizer.from_state(s) for role, s in states.items()}

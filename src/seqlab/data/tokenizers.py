@@ -1,0 +1,130 @@
+"""Tokenizers built on HF `tokenizers`, fitted on the train split and stored as JSON.
+
+Every tokenizer shares the same five special tokens at fixed ids, so models, collation and decoding can
+rely on them without looking them up. JSON (not pickle) keeps checkpoints loadable with
+`torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer as HFTokenizer
+
+from seqlab.errors import SeqlabError
+
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>")
+PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID = range(len(SPECIAL_TOKENS))
+KINDS = ("char", "word", "bpe")
+
+
+class Tokenizer:
+    """A fitted tokenizer: text ↔ numpy id arrays, with the seqlab special tokens."""
+
+    pad_id, bos_id, eos_id, unk_id, sep_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID
+
+    def __init__(self, hf: HFTokenizer, kind: str):
+        self.hf = hf
+        self.kind = kind
+
+    @property
+    def vocab_size(self) -> int:
+        return self.hf.get_vocab_size()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Encode many texts at once (parallel in Rust); one int32 array per text, no specials."""
+        return [np.asarray(e.ids, dtype=np.int32) for e in self.hf.encode_batch(list(texts))]
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.asarray(self.hf.encode(text).ids, dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Decode ids up to the first eos, dropping special tokens."""
+        ids = list(ids)
+        if EOS_ID in ids:
+            ids = ids[: ids.index(EOS_ID)]
+        return self.hf.decode(ids, skip_special_tokens=True)
+
+    def decode_batch(self, rows: Sequence[Sequence[int]]) -> list[str]:
+        return [self.decode(row) for row in rows]
+
+    def to_json(self) -> str:
+        return self.hf.to_str()
+
+    @classmethod
+    def from_json(cls, text: str, kind: str) -> Tokenizer:
+        return cls(HFTokenizer.from_str(text), kind)
+
+    def state(self) -> dict:
+        """Plain-container form stored in checkpoints."""
+        return {"kind": self.kind, "json": self.to_json()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> Tokenizer:
+        return cls.from_json(state["json"], state["kind"])
+
+
+def _empty(kind: str) -> HFTokenizer:
+    if kind == "char":
+        # Every character, newlines included, is its own token.
+        tok = HFTokenizer(models.WordLevel(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+        tok.decoder = decoders.Fuse()
+    elif kind == "word":
+        tok = HFTokenizer(models.WordLevel(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    elif kind == "bpe":
+        # Byte-level BPE never emits <unk>: scripts without spaces (Chinese) stay representable.
+        tok = HFTokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+    else:
+        raise SeqlabError(f"tokenizer.kind={kind!r} is not valid; choose one of {', '.join(KINDS)}")
+    return tok
+
+
+def fit_tokenizer(
+    texts: Iterable[str],
+    kind: str,
+    vocab_size: int | None = None,
+    min_freq: int = 1,
+) -> Tokenizer:
+    """Fit a tokenizer on training texts.
+
+    Args:
+        texts: training texts only (never validation or test).
+        kind: "char", "word" or "bpe".
+        vocab_size: cap on the vocabulary (word: most frequent kept; bpe: merges target). None = no cap
+            (required for bpe).
+        min_freq: tokens seen fewer times map to <unk> (char and word).
+    """
+    tok = _empty(kind)
+    special = list(SPECIAL_TOKENS)
+    if kind == "bpe":
+        if not vocab_size:
+            raise SeqlabError("tokenizer.vocab_size must be set for tokenizer.kind=bpe (e.g. 8000)")
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_freq,
+            special_tokens=special,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+    else:
+        kwargs = {"vocab_size": vocab_size + len(special)} if vocab_size else {}
+        trainer = trainers.WordLevelTrainer(
+            min_frequency=min_freq, special_tokens=special, show_progress=False, **kwargs
+        )
+    tok.train_from_iterator(texts, trainer)
+    return Tokenizer(tok, kind)
+
+
+def check_same_tokenizer(a: dict, b: dict, what: str) -> None:
+    """Refuse to continue training with a tokenizer other than the one the weights were trained with."""
+    if a["kind"] != b["kind"] or a["json"] != b["json"]:
+        raise SeqlabError(
+            f"{what}: its tokenizer ({a['kind']}) differs from the one this run builds ({b['kind']}); "
+            "use the same data and tokenizer settings as the checkpoint"
+        )

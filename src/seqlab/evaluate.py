@@ -1,0 +1,73 @@
+"""seqlab-eval: score a checkpoint on a split; needs nothing but the checkpoint (and the data)."""
+
+from __future__ import annotations
+
+import time
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.builders import build_datamodule, build_module, build_net, count_parameters
+from seqlab.checkpoints import load_checkpoint, load_weights
+from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.config import SCHEMAS, check_schema
+from seqlab.errors import SeqlabError
+from seqlab.runs import RunFolder
+
+
+def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
+    """The checkpoint's own config, with this command's data, paths and loader choices on top."""
+    trained = OmegaConf.create(ckpt["seqlab"]["config"])
+    trained.paths = cfg.paths
+    if cfg.get("data"):
+        check_schema("data", OmegaConf.to_container(cfg.data, resolve=True), SCHEMAS["data"])
+        trained.data = cfg.data
+    for key, value in cfg.loader.items():
+        if value is not None:
+            trained.loader[key] = value
+    return trained
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    if cfg.split not in ("test", "val"):
+        raise SeqlabError(f"config key 'split': {cfg.split!r} is not valid; choose test or val")
+    quiet(cfg.extras.ignore_warnings)
+    started = time.time()
+    ckpt = load_checkpoint(cfg.ckpt_path)
+    trained = run_config(cfg, ckpt)
+    datamodule = build_datamodule(trained, fixed_tokenizers=ckpt["seqlab"]["tokenizers"])
+    datamodule.prepare_data()
+    net = build_net(trained.model, datamodule.tokenizers)
+    load_weights(net, ckpt, cfg.ckpt_path)
+    module = build_module(trained, datamodule.tokenizer_states(), net)
+    trainer = instantiate(cfg.trainer, callbacks=[])
+    run = trainer.test if cfg.split == "test" else trainer.validate
+    metrics = run(module, datamodule=datamodule, verbose=False)[0]
+    results = {
+        "checkpoint": str(cfg.ckpt_path),
+        "split": cfg.split,
+        "data": trained.data.name,
+        "metrics": {k: float(v) for k, v in sorted(metrics.items())},
+        "parameters": count_parameters(net),
+        "wall_time_s": round(time.time() - started, 2),
+    }
+    folder = RunFolder(HydraConfig.get().runtime.output_dir)
+    path = folder.write_results(results)
+    for key, value in results["metrics"].items():
+        print(f"{key:24s} {value:.4f}")
+    print(f"results: {path}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@user_errors
+def _hydra_main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+main = entry_point(_hydra_main)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Decoding strategies over the incremental-decoding interface."""

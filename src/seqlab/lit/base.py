@@ -1,0 +1,53 @@
+"""What every seqlab LightningModule shares: optimizer/scheduler wiring and checkpoint contents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+from torch import nn
+
+from seqlab.lit.optim import build_optimizer
+
+
+class SeqlabModule(L.LightningModule):
+    """Wraps a built `nn.Module`; owns optimization and what a checkpoint must carry.
+
+    Args:
+        net: the pure PyTorch model.
+        optimizer: partial taking parameter groups.
+        scheduler: partial taking (optimizer, total_steps) or None.
+        tokenizers: tokenizer states (role → {"kind", "json"}), stored in every checkpoint.
+        config: the composed run config as plain containers, stored in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable,
+        scheduler: Callable | None = None,
+        tokenizers: dict | None = None,
+        config: dict | None = None,
+    ):
+        super().__init__()
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.tokenizer_states = tokenizers or {}
+        self.run_config = config or {}
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.optimizer_factory, self.net)
+        if self.scheduler_factory is None:
+            return optimizer
+        total = getattr(self.scheduler_factory, "keywords", {}).get("total_steps")
+        if total is None:
+            total = int(self.trainer.estimated_stepping_batches)
+            scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        else:
+            scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.
+        checkpoint["seqlab"] = {"tokenizers": self.tokenizer_states, "config": self.run_config}

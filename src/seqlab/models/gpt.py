@@ -1,0 +1,136 @@
+"""Decoder-only Transformer language model, parameterised like nanoGPT (Radford et al., 2019)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.models.transformer import Embeddings, TransformerBlock, init_gpt2_weights
+from seqlab.models.utils import causal_mask_with_past, count_parameters, reorder_state
+
+
+class GPT(nn.Module):
+    """GPT: learned positions, pre-LN causal blocks, final LayerNorm, (tied) LM head.
+
+    Args:
+        vocab_size: Vocabulary size.
+        block_size: Longest context, i.e. number of learned positions.
+        n_layer: Transformer blocks.
+        n_head: Attention heads.
+        n_embd: Model size.
+        dropout: Dropout on embeddings, attention weights and residual branches.
+        bias: Bias in linear layers and LayerNorms.
+        tie_embeddings: Share the token embedding with the LM head.
+        d_ff: Feed-forward hidden size; ``4 * n_embd`` when None.
+        init_std: Standard deviation of the GPT-2 initialisation.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int = 256,
+        n_layer: int = 6,
+        n_head: int = 6,
+        n_embd: int = 384,
+        dropout: float = 0.0,
+        bias: bool = True,
+        tie_embeddings: bool = True,
+        d_ff: int | None = None,
+        init_std: float = 0.02,
+    ) -> None:
+        super().__init__()
+        if n_layer < 1:
+            raise ValueError(f"n_layer must be >= 1, got {n_layer}")
+        self.block_size = block_size
+        self.n_head = n_head
+        self.n_embd = n_embd
+        self.embed = Embeddings(vocab_size, n_embd, block_size, "learned", dropout)
+        d_ff = 4 * n_embd if d_ff is None else d_ff
+        self.blocks = nn.ModuleList(
+            TransformerBlock(n_embd, n_head, d_ff, dropout, bias) for _ in range(n_layer)
+        )
+        self.ln_f = nn.LayerNorm(n_embd, bias=bias)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+        init_gpt2_weights(self, init_std, n_layer)
+        if tie_embeddings:
+            self.lm_head.weight = self.embed.token.weight
+
+    def _check_context(self, length: int) -> None:
+        if length > self.block_size:
+            raise ValueError(
+                f"sequence length {length} exceeds block_size={self.block_size}; "
+                "crop the context to the last block_size tokens"
+            )
+
+    def forward(self, idx: Tensor) -> Tensor:
+        """idx (B, T) long, T <= block_size -> logits (B, T, V)."""
+        length = idx.size(1)
+        self._check_context(length)
+        x = self.embed(idx, torch.arange(length, device=idx.device))
+        for block in self.blocks:
+            x, _ = block(x, is_causal=True)
+        return self.lm_head(self.ln_f(x))
+
+    def init_state(
+        self, batch_size: int, device: torch.device | str | None = None
+    ) -> dict[str, Tensor]:
+        """Empty KV cache: ``k{i}``/``v{i}`` of shape (B, n_head, 0, head_dim) per layer."""
+        weight = self.lm_head.weight
+        empty = weight.new_zeros(batch_size, self.n_head, 0, self.n_embd // self.n_head)
+        if device is not None:
+            empty = empty.to(device)
+        state = {}
+        for i in range(len(self.blocks)):
+            state[f"k{i}"], state[f"v{i}"] = empty, empty
+        return state
+
+    def prefill(
+        self, idx: Tensor, state: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Runs several tokens at once through the cache (a prompt, or a prompt continuation).
+
+        Args:
+            idx: (B, T) long tokens following those already in ``state``.
+            state: Cache from ``init_state``/``prefill``/``step``; a fresh one when None.
+
+        Returns:
+            Logits (B, T, V) and the cache extended by T positions.
+
+        Raises:
+            ValueError: If the cache would exceed ``block_size`` positions.
+        """
+        batch, length = idx.shape
+        if state is None:
+            state = self.init_state(batch, idx.device)
+        past = state["k0"].size(2)
+        self._check_context(past + length)
+        # A single new query may see every cached key; several need a causal mask that is
+        # offset by the cache length, which is_causal (top-left aligned) cannot express.
+        attn_mask = None
+        if past > 0 and length > 1:
+            attn_mask = causal_mask_with_past(length, past, idx.device)
+        x = self.embed(idx, torch.arange(past, past + length, device=idx.device))
+        new_state = {}
+        for i, block in enumerate(self.blocks):
+            x, (k, v) = block(
+                x,
+                attn_mask=attn_mask,
+                is_causal=past == 0 and length > 1,
+                kv_cache=(state[f"k{i}"], state[f"v{i}"]),
+            )
+            new_state[f"k{i}"], new_state[f"v{i}"] = k, v
+        return self.lm_head(self.ln_f(x)), new_state
+
+    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """tokens (B,) long -> next-token logits (B, V) and the cache one position longer."""
+        logits, state = self.prefill(tokens.unsqueeze(1), state)
+        return logits.squeeze(1), state
+
+    @staticmethod
+    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+        """Selects batch rows ``index`` (B',) of every cache tensor."""
+        return reorder_state(state, index)
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
+        return count_parameters(self, exclude_embeddings)

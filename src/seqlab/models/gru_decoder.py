@@ -1,0 +1,272 @@
+"""GRU decoders: without attention (Cho et al., 2014), Bahdanau (additive), Luong (general).
+
+Every decoder keeps its decoding state in a dict of batch-first tensors; ``hidden`` is (B, L, H)
+and is transposed to nn.GRU's (L, B, H) layout only inside a call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.models.attention import BahdanauAttention, LuongAttention
+from seqlab.models.utils import attention_mask
+
+
+class GRUDecoder(nn.Module):
+    """Shared parts: target embedding, output layer, teacher forcing and scheduled sampling.
+
+    Subclasses implement ``init_state``, ``_step`` (one position from an embedded input) and
+    ``_teacher_forced`` (a whole gold target, as fast as the architecture allows).
+
+    Args:
+        vocab_size: Target vocabulary size.
+        embed_dim: Target embedding size.
+        hidden_size: GRU size; encoder memory and bridged states have this size too.
+        num_layers: Stacked GRU layers.
+        dropout: Dropout on embeddings, between GRU layers and before the output layer.
+        pad_id: Padding token id.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pad_id: int,
+    ) -> None:
+        super().__init__()
+        self.num_layers = num_layers
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(hidden_size, vocab_size)
+
+    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Builds the decoding state from ``GRUEncoder`` outputs."""
+        raise NotImplementedError
+
+    def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """One position: emb (B, E) -> logits (B, V) and the new state."""
+        raise NotImplementedError
+
+    def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """Whole gold target: emb (B, T, E) -> logits (B, T, V)."""
+        raise NotImplementedError
+
+    def forward(
+        self, tgt_in: Tensor, enc: dict[str, Tensor], teacher_forcing_ratio: float = 1.0
+    ) -> Tensor:
+        """Decodes a target batch given encoder outputs.
+
+        Args:
+            tgt_in: (B, T) long, starting with <bos>.
+            enc: ``GRUEncoder`` outputs.
+            teacher_forcing_ratio: Probability of reading the gold token at each step while
+                training; otherwise the previous argmax prediction is read. Ignored in eval mode.
+
+        Returns:
+            (B, T, V) logits.
+        """
+        state = self.init_state(enc)
+        emb = self.dropout(self.embedding(tgt_in))
+        if not self.training or teacher_forcing_ratio >= 1.0:
+            return self._teacher_forced(emb, state)
+        # One Bernoulli draw per step, shared by the batch; step 0 always reads the gold <bos>.
+        use_gold = (torch.rand(tgt_in.size(1)) < teacher_forcing_ratio).tolist()
+        steps: list[Tensor] = []
+        for t, gold in enumerate(use_gold):
+            if t == 0 or gold:
+                emb_t = emb[:, t]
+            else:
+                emb_t = self.dropout(self.embedding(steps[-1].argmax(dim=-1)))
+            logits, state = self._step(emb_t, state)
+            steps.append(logits)
+        return torch.stack(steps, dim=1)
+
+    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """Feeds one token per sentence: tokens (B,) -> logits (B, V) and the new state."""
+        return self._step(self.dropout(self.embedding(tokens)), state)
+
+    def _logits(self, hidden: Tensor) -> Tensor:
+        return self.output(self.dropout(hidden))
+
+
+def _gru_hidden(state: dict[str, Tensor]) -> Tensor:
+    """State ``hidden`` (B, L, H) -> nn.GRU layout (L, B, H)."""
+    return state["hidden"].transpose(0, 1).contiguous()
+
+
+class PlainGRUDecoder(GRUDecoder):
+    """No attention (Cho et al., 2014): a fixed summary ``c`` of the source is read at every step.
+
+    ``c`` is the bridged top-layer final encoder state. The GRU reads ``[y_{t-1}; c]`` and the
+    output layer reads ``tanh(W [h_t; y_{t-1}; c])``. Since ``c`` is fixed, a gold target runs
+    through nn.GRU in one call.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pad_id: int,
+    ) -> None:
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
+        self.rnn = nn.GRU(
+            embed_dim + hidden_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
+
+    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+        """State: ``hidden`` (B, L, H) and ``context`` (B, H)."""
+        return {"hidden": enc["hidden"], "context": enc["hidden"][:, -1]}
+
+    def _readout(self, hidden: Tensor, emb: Tensor, context: Tensor) -> Tensor:
+        return torch.tanh(self.readout(torch.cat([hidden, emb, context], dim=-1)))
+
+    def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
+        context = state["context"].unsqueeze(1).expand(-1, emb.size(1), -1)
+        outputs, _ = self.rnn(torch.cat([emb, context], dim=-1), _gru_hidden(state))
+        return self._logits(self._readout(outputs, emb, context))
+
+    def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        context = state["context"]
+        output, hidden = self.rnn(
+            torch.cat([emb, context], dim=-1).unsqueeze(1), _gru_hidden(state)
+        )
+        logits = self._logits(self._readout(output.squeeze(1), emb, context))
+        return logits, {**state, "hidden": hidden.transpose(0, 1)}
+
+
+class BahdanauGRUDecoder(GRUDecoder):
+    """Additive attention (Bahdanau et al., 2015).
+
+    The query is the previous top-layer state; the context joins the embedding as GRU input, and
+    the output layer reads ``tanh(W [h_t; y_{t-1}; c_t])``. The context depends on the previous
+    state, so this needs a time-step loop; it uses GRUCells, which are cheaper per step than
+    nn.GRU, and leaves the output layers until after the loop when the target is gold.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pad_id: int,
+    ) -> None:
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
+        self.attention = BahdanauAttention(hidden_size, hidden_size, hidden_size)
+        sizes = [embed_dim + hidden_size] + [hidden_size] * (num_layers - 1)
+        self.cells = nn.ModuleList(nn.GRUCell(size, hidden_size) for size in sizes)
+        self.layer_dropout = nn.Dropout(dropout)
+        self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
+
+    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H), ``mask`` (B, S)."""
+        return {
+            "hidden": enc["hidden"],
+            "memory": enc["memory"],
+            "keys": self.attention.project_keys(enc["memory"]),
+            "mask": attention_mask(enc["src_mask"]),
+        }
+
+    def _recur(
+        self, emb: Tensor, hidden: list[Tensor], state: dict[str, Tensor]
+    ) -> tuple[list[Tensor], Tensor]:
+        """Attends, then advances every layer: returns new per-layer (B, H) states, context (B, H)."""
+        context, _ = self.attention(hidden[-1], state["keys"], state["memory"], state["mask"])
+        x = torch.cat([emb, context], dim=-1)
+        new_hidden = []
+        for layer, cell in enumerate(self.cells):
+            if layer > 0:
+                x = self.layer_dropout(x)
+            x = cell(x, hidden[layer])
+            new_hidden.append(x)
+        return new_hidden, context
+
+    def _readout(self, hidden: Tensor, emb: Tensor, context: Tensor) -> Tensor:
+        return torch.tanh(self.readout(torch.cat([hidden, emb, context], dim=-1)))
+
+    def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
+        hidden = list(state["hidden"].unbind(1))
+        tops, contexts = [], []
+        for t in range(emb.size(1)):
+            hidden, context = self._recur(emb[:, t], hidden, state)
+            tops.append(hidden[-1])
+            contexts.append(context)
+        readout = self._readout(torch.stack(tops, dim=1), emb, torch.stack(contexts, dim=1))
+        return self._logits(readout)
+
+    def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        hidden, context = self._recur(emb, list(state["hidden"].unbind(1)), state)
+        logits = self._logits(self._readout(hidden[-1], emb, context))
+        return logits, {**state, "hidden": torch.stack(hidden, dim=1)}
+
+
+class LuongGRUDecoder(GRUDecoder):
+    """General attention (Luong et al., 2015) after the GRU, without input feeding.
+
+    The GRU runs first; its current state queries the source, and the output layer reads the
+    attentional state ``tanh(W_c [c_t; h_t])``. The GRU never sees the context, so a gold target
+    runs through nn.GRU in one call and attention is two batched matmuls.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        pad_id: int,
+    ) -> None:
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
+        self.rnn = nn.GRU(
+            embed_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.attention = LuongAttention(hidden_size, hidden_size)
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)
+
+    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H), ``mask`` (B, S)."""
+        return {
+            "hidden": enc["hidden"],
+            "memory": enc["memory"],
+            "keys": self.attention.project_keys(enc["memory"]),
+            "mask": attention_mask(enc["src_mask"]),
+        }
+
+    def _attend(self, outputs: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """GRU outputs (B, T, H) -> attentional states (B, T, H)."""
+        context, _ = self.attention(outputs, state["keys"], state["memory"], state["mask"])
+        return torch.tanh(self.combine(torch.cat([context, outputs], dim=-1)))
+
+    def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
+        outputs, _ = self.rnn(emb, _gru_hidden(state))
+        return self._logits(self._attend(outputs, state))
+
+    def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        output, hidden = self.rnn(emb.unsqueeze(1), _gru_hidden(state))
+        logits = self._logits(self._attend(output, state)).squeeze(1)
+        return logits, {**state, "hidden": hidden.transpose(0, 1)}
+
+
+DECODERS: dict[str, type[GRUDecoder]] = {
+    "none": PlainGRUDecoder,
+    "bahdanau": BahdanauGRUDecoder,
+    "luong": LuongGRUDecoder,
+}

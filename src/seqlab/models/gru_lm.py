@@ -1,0 +1,96 @@
+"""Multi-layer GRU language model."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.models.utils import count_parameters, reorder_state
+
+
+class GRULM(nn.Module):
+    """Embedding -> dropout -> GRU -> dropout -> linear LM head.
+
+    Args:
+        vocab_size: Vocabulary size.
+        embed_dim: Embedding size.
+        hidden_size: GRU size.
+        num_layers: Stacked GRU layers.
+        dropout: Dropout on embeddings, between GRU layers and before the head.
+        tie_embeddings: Share the embedding with the LM head (Press & Wolf, 2017); needs
+            ``embed_dim == hidden_size``, else ValueError (no projection is added).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+        tie_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        if tie_embeddings and embed_dim != hidden_size:
+            raise ValueError(
+                f"tie_embeddings needs embed_dim == hidden_size, got {embed_dim} and {hidden_size}"
+            )
+        self.num_layers = num_layers
+        self.hidden_size = hidden_size
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = nn.GRU(
+            embed_dim,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.lm_head = nn.Linear(hidden_size, vocab_size)
+        if tie_embeddings:
+            self.lm_head.weight = self.embedding.weight
+
+    def forward(self, idx: Tensor) -> Tensor:
+        """idx (B, T) long -> logits (B, T, V)."""
+        outputs, _ = self.rnn(self.dropout(self.embedding(idx)))
+        return self.lm_head(self.dropout(outputs))
+
+    def init_state(
+        self, batch_size: int, device: torch.device | str | None = None
+    ) -> dict[str, Tensor]:
+        """Zero state: ``hidden`` (B, num_layers, hidden_size), batch-first for beam search."""
+        weight = self.lm_head.weight
+        hidden = weight.new_zeros(batch_size, self.num_layers, self.hidden_size)
+        return {"hidden": hidden if device is None else hidden.to(device)}
+
+    def prefill(
+        self, idx: Tensor, state: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Runs several tokens at once from ``state`` (zero state when None).
+
+        Args:
+            idx: (B, T) long.
+            state: From ``init_state``/``prefill``/``step``.
+
+        Returns:
+            Logits (B, T, V) and the state after the last token.
+        """
+        if state is None:
+            state = self.init_state(idx.size(0), idx.device)
+        h0 = state["hidden"].transpose(0, 1).contiguous()
+        outputs, hidden = self.rnn(self.dropout(self.embedding(idx)), h0)
+        return self.lm_head(self.dropout(outputs)), {"hidden": hidden.transpose(0, 1)}
+
+    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """tokens (B,) long -> next-token logits (B, V) and the new state."""
+        logits, state = self.prefill(tokens.unsqueeze(1), state)
+        return logits.squeeze(1), state
+
+    @staticmethod
+    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+        """Selects batch rows ``index`` (B',) of the state."""
+        return reorder_state(state, index)
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
+        return count_parameters(self, exclude_embeddings)

@@ -1,0 +1,88 @@
+"""GRU encoder-decoder with no, additive (Bahdanau) or multiplicative (Luong) attention."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from seqlab.models.gru_decoder import DECODERS
+from seqlab.models.gru_encoder import GRUEncoder
+from seqlab.models.utils import check_probability, count_parameters, reorder_state
+
+
+class GRUSeq2Seq(nn.Module):
+    """GRU sequence-to-sequence model.
+
+    Args:
+        src_vocab_size: Source vocabulary size.
+        tgt_vocab_size: Target vocabulary size.
+        pad_id: Padding id of both vocabularies.
+        embed_dim: Embedding size (source and target).
+        hidden_size: GRU size of encoder (per direction) and decoder.
+        num_layers: GRU layers in encoder and decoder each.
+        dropout: Dropout on embeddings, between GRU layers and before the output layer.
+        bidirectional: Bidirectional encoder.
+        attention: ``"none"`` (Cho et al., 2014), ``"bahdanau"`` or ``"luong"``.
+        teacher_forcing_ratio: Per-step probability, while training, of feeding the gold token
+            rather than the model's argmax prediction (scheduled sampling). 1.0 is pure teacher
+            forcing, which also enables the fast paths of ``"none"`` and ``"luong"``.
+    """
+
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        pad_id: int = 0,
+        embed_dim: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        dropout: float = 0.1,
+        bidirectional: bool = True,
+        attention: str = "bahdanau",
+        teacher_forcing_ratio: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if attention not in DECODERS:
+            raise ValueError(f"attention must be one of {sorted(DECODERS)}, got {attention!r}")
+        check_probability("teacher_forcing_ratio", teacher_forcing_ratio)
+        check_probability("dropout", dropout)
+        self.pad_id = pad_id
+        self.teacher_forcing_ratio = teacher_forcing_ratio
+        self.encoder = GRUEncoder(
+            src_vocab_size, embed_dim, hidden_size, num_layers, dropout, bidirectional, pad_id
+        )
+        self.decoder = DECODERS[attention](
+            tgt_vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id
+        )
+
+    def encode(self, src: Tensor) -> dict[str, Tensor]:
+        """src (B, S) -> ``memory`` (B, S, H), ``src_mask`` (B, S) bool, ``hidden`` (B, L, H)."""
+        return self.encoder(src)
+
+    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher-forced (or scheduled-sampling) decoding.
+
+        Args:
+            src: (B, S) long, padded with ``pad_id``.
+            tgt_in: (B, T) long, starting with <bos>.
+
+        Returns:
+            (B, T, V_tgt) logits.
+        """
+        return self.decoder(tgt_in, self.encode(src), self.teacher_forcing_ratio)
+
+    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Decoding state (all tensors batch-first) from ``encode`` outputs."""
+        return self.decoder.init_state(enc)
+
+    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """tokens (B,) long -> next-token logits (B, V_tgt) and the new state."""
+        return self.decoder.step(tokens, state)
+
+    @staticmethod
+    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+        """Selects batch rows ``index`` (B',) of every state tensor."""
+        return reorder_state(state, index)
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
+        return count_parameters(self, exclude_embeddings)

@@ -1,0 +1,79 @@
+"""Small helpers shared by every model: parameter counts, state reordering, masks."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def count_parameters(module: nn.Module, exclude_embeddings: bool = False) -> int:
+    """Counts trainable-or-not parameters, each shared (tied) tensor once.
+
+    Args:
+        module: Any model.
+        exclude_embeddings: Leave out the weights of every ``nn.Embedding`` (token and learned
+            positional tables), as in Kaplan et al.'s "non-embedding" count. A tied output
+            projection shares its tensor with the token embedding, so it is left out as well.
+
+    Returns:
+        The number of scalar parameters.
+    """
+    skip: set[int] = set()
+    if exclude_embeddings:
+        skip = {
+            id(p) for m in module.modules() if isinstance(m, nn.Embedding) for p in m.parameters()
+        }
+    # module.parameters() already yields a tied tensor only once.
+    return sum(p.numel() for p in module.parameters() if id(p) not in skip)
+
+
+def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+    """Selects or reorders the batch rows of a decoding state (beam search).
+
+    Args:
+        state: Decoding state whose tensors are all batch-first.
+        index: (B',) long, row of the old state that each new row copies.
+
+    Returns:
+        A new state with every tensor of batch size B'.
+    """
+    return {name: value.index_select(0, index) for name, value in state.items()}
+
+
+def attention_mask(src_mask: Tensor) -> Tensor:
+    """Turns a token mask into a key mask that never blanks a whole row.
+
+    A source with no real token would leave softmax with only -inf scores and produce NaN, which
+    then poisons the whole batch's gradient; such rows attend to all positions instead.
+
+    Args:
+        src_mask: (B, S) bool, True at real tokens.
+
+    Returns:
+        (B, S) bool, True where attention is allowed.
+    """
+    return src_mask | ~src_mask.any(dim=-1, keepdim=True)
+
+
+def maybe_dropout(p: float) -> nn.Module:
+    """``nn.Dropout(p)``, or a no-op module when ``p == 0`` so training pays nothing for it."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
+def check_probability(name: str, value: float) -> None:
+    """Raises ValueError unless ``0 <= value <= 1``."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+
+
+def causal_mask_with_past(q_len: int, past_len: int, device: torch.device) -> Tensor:
+    """Boolean SDPA mask (True = attend) for ``q_len`` new queries after ``past_len`` cached keys.
+
+    SDPA's ``is_causal`` aligns the triangle to the top-left corner, which is wrong once a cache
+    holds earlier positions; this aligns it to the bottom-right.
+
+    Returns:
+        (q_len, past_len + q_len) bool.
+    """
+    ones = torch.ones(q_len, past_len + q_len, dtype=torch.bool, device=device)
+    return ones.tril(diagonal=past_len)

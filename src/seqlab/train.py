@@ -1,0 +1,74 @@
+"""seqlab-train: compose a config, validate it, build data + model + trainer, fit, test, report."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.builders import (
+    build_datamodule,
+    build_module,
+    build_net,
+    build_trainer,
+    count_parameters,
+)
+from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
+from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.config import validate
+from seqlab.runs import RunFolder
+from seqlab.summary import collect_results, print_summary
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one training job; returns the configured `optimized_metric` (for sweepers)."""
+    validate(cfg)
+    quiet(cfg.extras.ignore_warnings)
+    if cfg.extras.print_config:
+        print(OmegaConf.to_yaml(cfg, resolve=True))
+    started = time.time()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run = RunFolder(cfg.paths.output_dir)
+    if rank_zero_only.rank == 0:
+        run.write_provenance(cfg, list(HydraConfig.get().overrides.task), sys.argv)
+
+    ckpt = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
+    if ckpt:
+        check_tokenizer_kind(ckpt, cfg.tokenizer.kind, cfg.ckpt_path)
+    datamodule = build_datamodule(cfg, ckpt["seqlab"]["tokenizers"] if ckpt else None)
+    datamodule.prepare_data()
+    net = build_net(cfg.model, datamodule.tokenizers)
+    if ckpt:
+        load_weights(net, ckpt, cfg.ckpt_path)
+    module = build_module(cfg, datamodule.tokenizer_states(), net)
+    trainer = build_trainer(cfg)
+    if cfg.train:
+        trainer.fit(module, datamodule=datamodule)
+    if cfg.test:
+        best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
+        trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None)
+
+    results = collect_results(
+        trainer, run.run_id, run.path, count_parameters(net), started, datamodule.counts
+    )
+    if trainer.is_global_zero:
+        run.write_results(results)
+        print_summary(results, getattr(module, "samples", None))
+    return results["metrics"].get(cfg.optimized_metric)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@user_errors
+def _hydra_main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+main = entry_point(_hydra_main)
+
+if __name__ == "__main__":
+    main()

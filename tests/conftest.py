@@ -1,0 +1,60 @@
+"""Shared pytest fixtures."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """Root of the shared datasets: $SEQLAB_DATA_DIR, else ../shared/data beside the repo."""
+    env = os.environ.get("SEQLAB_DATA_DIR")
+    root = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root}; set SEQLAB_DATA_DIR to the data folder")
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One tokenized-data cache for the whole session, so CLI tests share their work."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def run_cli(data_root, cache_dir, tmp_path):
+    """Run a seqlab entry point the way a user does, in a temp dir; returns the finished process."""
+
+    def run(module: str, *overrides: str, expect: int = 0, timeout: int = 600):
+        env = {
+            **os.environ,
+            "SEQLAB_DATA_DIR": str(data_root),
+            "SEQLAB_CACHE_DIR": str(cache_dir),
+            "SEQLAB_LOG_DIR": str(tmp_path / "outputs"),
+            "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", f"seqlab.{module}", *overrides],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != expect:
+            raise AssertionError(
+                f"exit {proc.returncode} (expected {expect})\nSTDOUT:\n{proc.stdout[-4000:]}"
+                f"\nSTDERR:\n{proc.stderr[-4000:]}"
+            )
+        return proc
+
+    return run
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Run folders (those holding run.json) under an outputs folder."""
+    return sorted(p.parent for p in root.rglob("run.json"))

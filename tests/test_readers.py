@@ -1,0 +1,127 @@
+"""Tests for seqlab.data.readers: real corpora and one made-up file per error."""
+
+from pathlib import Path
+
+import pytest
+
+from seqlab.data.readers import read_jsonl, read_lines, read_parallel, read_text, read_tsv_pairs
+from seqlab.errors import SeqlabError
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"dataset file not found: {path}")
+    return path
+
+
+# --- real files ------------------------------------------------------------------------------
+
+
+def test_multi30k_train_pairs(data_root: Path) -> None:
+    folder = data_root / "multi30k"
+    pairs = read_parallel(_need(folder / "train.de"), _need(folder / "train.en"))
+    assert len(pairs) == 29_000
+    assert all(de and en for de, en in pairs[:100])
+
+
+def test_tatoeba_eng_fra(data_root: Path) -> None:
+    pairs = read_tsv_pairs(_need(data_root / "tatoeba" / "eng-fra.txt"))
+    assert len(pairs) == 135_842
+    assert pairs[0][0].isascii()  # English side first
+
+
+def test_tatoeba_cmn_ignores_attribution_column(data_root: Path) -> None:
+    pairs = read_tsv_pairs(_need(data_root / "tatoeba" / "cmn.txt"))
+    assert len(pairs) == 23_610
+    assert not any("Attribution" in zh for _, zh in pairs)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in pairs[0][1])
+
+
+def test_tinyshakespeare_text(data_root: Path) -> None:
+    text = read_text(_need(data_root / "tinyshakespeare" / "input.txt"))
+    assert len(text) == 1_115_394
+    assert text.count("\n") == 40_000
+
+
+def test_scitldr_jsonl_without_final_newline(data_root: Path) -> None:
+    records = read_jsonl(_need(data_root / "summarization" / "scitldr-a" / "train.jsonl"))
+    assert len(records) == 1_992
+    assert {"source", "target"} <= records[-1].keys()
+
+
+# --- behaviour on made-up files ----------------------------------------------------------------
+
+
+def test_read_lines_strips_only_newline(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes("  a b  \n\nc\u2028d\n".encode())
+    assert read_lines(path) == ["  a b  ", "", "c\u2028d"]
+    path.write_bytes(b"x\r\ny")  # CRLF and no final newline
+    assert read_lines(path) == ["x", "y"]
+
+
+def test_invalid_utf8_names_line_and_offset(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"ok\nstill ok\nbroken \xff here\n")
+    with pytest.raises(SeqlabError) as err:
+        read_lines(path)
+    assert str(err.value) == (
+        f"{path}:3: invalid UTF-8 (byte offset 19); fix the file or set data.errors=replace"
+    )
+    with pytest.raises(SeqlabError, match=r"bad\.txt:3: invalid UTF-8"):
+        read_text(path)
+
+
+def test_replace_mode_substitutes(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"ok\nbroken \xff here\n")
+    assert read_lines(path, errors="replace") == ["ok", "broken \ufffd here"]
+
+
+def test_unknown_errors_mode(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("a\n")
+    with pytest.raises(SeqlabError, match="data.errors"):
+        read_lines(path, errors="ignore")
+
+
+def test_empty_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    with pytest.raises(SeqlabError, match=f"^{path}: file is empty"):
+        read_lines(path)
+    with pytest.raises(SeqlabError, match="file not found"):
+        read_text(tmp_path / "nope.txt")
+
+
+def test_parallel_count_mismatch_names_both(tmp_path: Path) -> None:
+    src, tgt = tmp_path / "a.de", tmp_path / "a.en"
+    src.write_text("eins\nzwei\n")
+    tgt.write_text("one\n")
+    with pytest.raises(SeqlabError) as err:
+        read_parallel(src, tgt)
+    msg = str(err.value)
+    assert str(src) in msg and str(tgt) in msg and "2 lines" in msg and "has 1" in msg
+
+
+def test_tsv_missing_column_and_trailing_blank(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("hi\tsalut\tx\nbye\tau revoir\n\n")
+    assert read_tsv_pairs(path) == [("hi", "salut"), ("bye", "au revoir")]
+    assert read_tsv_pairs(path, src_col=1, tgt_col=0)[0] == ("salut", "hi")
+    path.write_text("hi\tsalut\nno tab here\n")
+    with pytest.raises(SeqlabError) as err:
+        read_tsv_pairs(path)
+    assert str(err.value) == f"{path}:2: expected at least 2 tab-separated columns, found 1"
+
+
+def test_jsonl_bad_line_and_non_object(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2,}\n')
+    with pytest.raises(SeqlabError, match=r"r\.jsonl:2: invalid JSON"):
+        read_jsonl(path)
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(SeqlabError, match=r"r\.jsonl:2: expected a JSON object"):
+        read_jsonl(path)
+    path.write_text('{"a": 1}\n{"a": 2}')
+    assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
