@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+
 from conftest import run_folders
 
 TINY = ["size=tiny", "trainer.max_epochs=1", "trainer.limit_val_batches=2"]
@@ -39,4 +40,6 @@ def test_train_then_eval(name, run_cli, tmp_path):
     run_cli("evaluate", f"ckpt_path={best}", "trainer.limit_test_batches=2")
     [scored_file] = (tmp_path / "outputs" / "runs" / "eval").glob("*/results.json")
     scored = json.loads(scored_file.read_text())
-    assert scored["metrics"]["test/loss"] == pytest.approx(results["metrics"]["test/loss"], rel=1e-4)
+    assert scored["metrics"]["test/loss"] == pytest.approx(
+        results["metrics"]["test/loss"], rel=1e-4
+    )

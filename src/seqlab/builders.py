@@ -75,7 +75,5 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
 
 def count_parameters(net: torch.nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in net.parameters())
-    embedding = sum(
-        m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Embedding)
-    )
+    embedding = sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Embedding))
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}

@@ -16,7 +16,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a seqlab checkpoint with `weights_only=True` (no code runs while loading)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise SeqlabError(f"checkpoint not found: {path}; pass ckpt_path=<run>/checkpoints/best.ckpt")
+        raise SeqlabError(
+            f"checkpoint not found: {path}; pass ckpt_path=<run>/checkpoints/best.ckpt"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

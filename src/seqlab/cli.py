@@ -9,13 +9,8 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from omegaconf import OmegaConf
-
 from seqlab.config import check_group_overrides
 from seqlab.errors import SeqlabError
-from seqlab.runs import run_stamp
-
-OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)
 
 
 def fail(message: str) -> None:
@@ -59,6 +54,10 @@ def quiet(ignore_warnings: bool) -> None:
         return
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    warnings.filterwarnings(
+        "ignore", message=".*Experiment logs directory.*exists and is not empty.*"
+    )
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="torchmetrics")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)

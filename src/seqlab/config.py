@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from seqlab.errors import SeqlabError
+from seqlab.runs import run_stamp  # noqa: F401  (registers the run_stamp resolver)
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
@@ -203,12 +204,17 @@ def _check_target(section: str, value: Mapping) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Raise SeqlabError (one line) for the first problem in a composed train config."""
+    check_compatible(
+        {k: OmegaConf.to_container(cfg[k], resolve=False) for k in ("task", "model", "data")}
+    )
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", "")
         raise SeqlabError(f"config key '{key}': {_one_line(e)}") from None
-    plain.pop("hydra", None)
     for key in plain:
         if key not in TOP_LEVEL:
             raise SeqlabError(
@@ -230,7 +236,6 @@ def validate(cfg: DictConfig) -> None:
     for group in ("logger", "callbacks"):
         for name, value in (plain.get(group) or {}).items():
             _check_target(f"{group}.{name}", value)
-    check_compatible(plain)
 
 
 def check_compatible(plain: Mapping) -> None:
@@ -239,7 +244,10 @@ def check_compatible(plain: Mapping) -> None:
 
     kind, family = plain["task"]["kind"], plain["model"]["family"]
     families, data_format = COMPATIBLE[kind]
-    works = "; ".join(f"task.kind={k} needs model.family in {f} and {d} data" for k, (f, d) in COMPATIBLE.items())
+    works = "; ".join(
+        f"task.kind={k} runs on model.family={'/'.join(f)} with {d} data"
+        for k, (f, d) in COMPATIBLE.items()
+    )
     if family not in families:
         raise SeqlabError(
             f"task '{plain['task']['name']}' ({kind}) cannot run on model family '{family}'; {works}"

@@ -25,6 +25,9 @@ def run_stamp() -> str:
     return _STAMP
 
 
+OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)
+
+
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
         out = subprocess.run(
@@ -77,7 +80,9 @@ class RunFolder:
         self.run_id = f"{self.path.parent.name}-{name}" if name.isdigit() else name
 
     def write_provenance(self, cfg: DictConfig, overrides: list[str], command: list[str]) -> None:
-        (self.path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+        (self.path / "config.yaml").write_text(
+            OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8"
+        )
         (self.path / "overrides.txt").write_text("\n".join(overrides) + "\n", encoding="utf-8")
         git = git_info(Path(__file__).resolve().parent)
         (self.path / "git.diff").write_text(git.pop("diff"), encoding="utf-8")

@@ -33,10 +33,14 @@ def collect_results(
         "metrics": {k: v for k, v in metrics.items() if k.startswith(("val/", "test/"))},
         "best": {
             "monitor": ckpt.monitor if ckpt else None,
-            "score": _number(ckpt.best_model_score) if ckpt and ckpt.best_model_score is not None else None,
+            "score": _number(ckpt.best_model_score)
+            if ckpt and ckpt.best_model_score is not None
+            else None,
             "checkpoint": ckpt.best_model_path if ckpt else None,
         },
-        "last_checkpoint": str(Path(ckpt.dirpath) / "last.ckpt") if ckpt and ckpt.save_last else None,
+        "last_checkpoint": str(Path(ckpt.dirpath) / "last.ckpt")
+        if ckpt and ckpt.save_last
+        else None,
         "parameters": params,
         "steps": trainer.global_step,
         "epochs": trainer.current_epoch,

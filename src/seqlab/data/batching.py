@@ -59,7 +59,9 @@ class BucketBatchSampler:
             if self.max_tokens:
                 # Lengths grow along `order`, so the padded size of order[start:k] is
                 # (k - start) * max length in it; find the largest k that fits the budget.
-                longest = np.maximum(self.src_lens[order[start:end]], self.tgt_lens[order[start:end]])
+                longest = np.maximum(
+                    self.src_lens[order[start:end]], self.tgt_lens[order[start:end]]
+                )
                 width = np.maximum.accumulate(longest + 2)
                 fits = np.flatnonzero(width * np.arange(1, len(width) + 1) <= self.max_tokens)
                 end = start + (int(fits[-1]) + 1 if len(fits) else 1)

@@ -30,7 +30,9 @@ def reader_format(data_cfg: Mapping) -> str:
     """'pairs' or 'text': what the dataset's reader produces."""
     reader = data_cfg["reader"]
     if reader not in READERS:
-        raise SeqlabError(f"data.reader={reader!r} is not valid; choose one of {', '.join(READERS)}")
+        raise SeqlabError(
+            f"data.reader={reader!r} is not valid; choose one of {', '.join(READERS)}"
+        )
     return "text" if reader in TEXT_READERS else "pairs"
 
 

@@ -46,9 +46,7 @@ def _clean(texts: list[str], cleaning: Mapping) -> list[str]:
     )
 
 
-def _fit_or_reuse(
-    role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | None
-) -> Tokenizer:
+def _fit_or_reuse(role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | None) -> Tokenizer:
     if fixed is not None:
         return Tokenizer.from_state(fixed[role])
     return fit_tokenizer(
@@ -132,9 +130,13 @@ def prepare(
         splits = load_splits(data_cfg, data_root)
         writer = CacheWriter(Path(cache_dir).expanduser(), key)
         write = _write_text if reader_format(data_cfg) == "text" else _write_pairs
-        toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed_tokenizers)
+        toks, counts = write(
+            writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed_tokenizers
+        )
         writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
-        entry = writer.commit({"key": key, "counts": counts, "seconds": time.perf_counter() - start})
+        entry = writer.commit(
+            {"key": key, "counts": counts, "seconds": time.perf_counter() - start}
+        )
         log.info("tokenized %s in %.1fs: %s", data_cfg["name"], time.perf_counter() - start, counts)
     states = entry.json("tokenizers")
     return entry, {role: Tokenizer.from_state(s) for role, s in states.items()}

@@ -46,7 +46,10 @@ class SeqlabModule(L.LightningModule):
             scheduler = self.scheduler_factory(optimizer, total_steps=total)
         else:
             scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.

@@ -76,9 +76,8 @@ class GPT(nn.Module):
     ) -> dict[str, Tensor]:
         """Empty KV cache: ``k{i}``/``v{i}`` of shape (B, n_head, 0, head_dim) per layer."""
         weight = self.lm_head.weight
-        empty = weight.new_zeros(batch_size, self.n_head, 0, self.n_embd // self.n_head)
-        if device is not None:
-            empty = empty.to(device)
+        shape = (batch_size, self.n_head, 0, self.n_embd // self.n_head)
+        empty = torch.zeros(shape, dtype=weight.dtype, device=device or weight.device)
         state = {}
         for i in range(len(self.blocks)):
             state[f"k{i}"], state[f"v{i}"] = empty, empty

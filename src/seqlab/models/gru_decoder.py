@@ -38,7 +38,6 @@ class GRUDecoder(nn.Module):
         pad_id: int,
     ) -> None:
         super().__init__()
-        self.num_layers = num_layers
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_size, vocab_size)
@@ -168,7 +167,6 @@ class BahdanauGRUDecoder(GRUDecoder):
         self.attention = BahdanauAttention(hidden_size, hidden_size, hidden_size)
         sizes = [embed_dim + hidden_size] + [hidden_size] * (num_layers - 1)
         self.cells = nn.ModuleList(nn.GRUCell(size, hidden_size) for size in sizes)
-        self.layer_dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -189,7 +187,7 @@ class BahdanauGRUDecoder(GRUDecoder):
         new_hidden = []
         for layer, cell in enumerate(self.cells):
             if layer > 0:
-                x = self.layer_dropout(x)
+                x = self.dropout(x)
             x = cell(x, hidden[layer])
             new_hidden.append(x)
         return new_hidden, context

@@ -60,8 +60,8 @@ class GRULM(nn.Module):
     ) -> dict[str, Tensor]:
         """Zero state: ``hidden`` (B, num_layers, hidden_size), batch-first for beam search."""
         weight = self.lm_head.weight
-        hidden = weight.new_zeros(batch_size, self.num_layers, self.hidden_size)
-        return {"hidden": hidden if device is None else hidden.to(device)}
+        shape = (batch_size, self.num_layers, self.hidden_size)
+        return {"hidden": torch.zeros(shape, dtype=weight.dtype, device=device or weight.device)}
 
     def prefill(
         self, idx: Tensor, state: dict[str, Tensor] | None = None
