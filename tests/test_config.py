@@ -31,6 +31,7 @@ NEEDS = {
     ("model", "gru_lm"): ["data=tinyshakespeare", "task=lm", "tokenizer=char"],
     ("task", "lm"): ["data=tinyshakespeare", "model=gpt"],
     ("data", "tinyshakespeare"): ["task=lm", "model=gpt"],
+    ("data", "hf_pairs"): ["data.hf.name=csv"],
 }
 
 

@@ -72,6 +72,7 @@ class Data:
     name: str = ""
     reader: str = ""
     generator: Any | None = None
+    hf: Any | None = None
     split: str | None = None
     splits: Any | None = None
     files: Any | None = None
@@ -138,7 +139,7 @@ TOP_LEVEL = {
 }
 CHOICES = {
     "tokenizer.kind": ("char", "word", "bpe"),
-    "data.reader": ("parallel", "tsv", "scan_file", "generator", "text"),
+    "data.reader": ("parallel", "tsv", "scan_file", "generator", "text", "hf"),
     "data.errors": ("strict", "replace"),
     "task.kind": ("seq2seq", "lm"),
     "task.monitor_mode": ("min", "max"),

@@ -22,7 +22,7 @@ Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str (text reade
 
 PAIR_READERS = ("parallel", "tsv", "scan_file", "generator")
 TEXT_READERS = ("text",)
-READERS = PAIR_READERS + TEXT_READERS
+READERS = (*PAIR_READERS, *TEXT_READERS, "hf")
 SPLITS = ("train", "val", "test")
 
 
@@ -33,6 +33,8 @@ def reader_format(data_cfg: Mapping) -> str:
         raise SeqlabError(
             f"data.reader={reader!r} is not valid; choose one of {', '.join(READERS)}"
         )
+    if reader == "hf":
+        return "text" if (data_cfg.get("hf") or {}).get("text_field") else "pairs"
     return "text" if reader in TEXT_READERS else "pairs"
 
 
@@ -95,6 +97,8 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
     fmt = reader_format(data_cfg)
     if data_cfg["reader"] == "generator":
         splits = dict(instantiate(data_cfg["generator"]))
+    elif data_cfg["reader"] == "hf":
+        splits = _read_hf(data_cfg["hf"], data_root, fmt)
     else:
         specs = data_cfg.get("splits") or {}
         if specs.get("train") is None:
@@ -117,6 +121,30 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
             f"dataset {data_cfg['name']!r} has no {'/'.join(missing)} split; add data.splits.<name> "
             "or set data.val_fraction / data.test_fraction"
         )
+    return splits
+
+
+def _read_hf(hf: Mapping, data_root: Path, fmt: str) -> Splits:
+    """A Hugging Face `datasets` dataset; the package is imported only when a config asks for it."""
+    try:
+        import datasets
+    except ImportError:
+        raise SeqlabError(
+            "data.reader=hf needs the Hugging Face `datasets` package: pip install datasets"
+        ) from None
+    kwargs = {"data_files": dict(hf["data_files"])} if hf.get("data_files") else {}
+    loaded = datasets.load_dataset(
+        hf["name"], hf.get("config"), cache_dir=str(data_root / "hf"), **kwargs
+    )
+    splits: Splits = {}
+    for ours, theirs in (hf.get("split_names") or {}).items():
+        if theirs is None or theirs not in loaded:
+            continue
+        rows = loaded[theirs]
+        if fmt == "text":
+            splits[ours] = "\n".join(rows[hf["text_field"]])
+        else:
+            splits[ours] = list(zip(rows[hf["src_field"]], rows[hf["tgt_field"]], strict=True))
     return splits
 
 

@@ -1,0 +1,44 @@
+"""Data sources: generator, files, carve-outs, and Hugging Face datasets imported only when used."""
+
+import sys
+import types
+
+import pytest
+
+from seqlab.data.datasets import load_splits, reader_format
+from seqlab.errors import SeqlabError
+
+HF = {
+    "name": "hf", "reader": "hf", "val_fraction": None, "test_fraction": 0.5, "split_seed": 0,
+    "hf": {"name": "toy", "config": None, "split_names": {"train": "train", "val": "validation"},
+           "src_field": "q", "tgt_field": "a", "text_field": None},
+}  # fmt: skip
+
+
+def test_hf_reader_needs_the_datasets_package(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(SeqlabError, match="pip install datasets"):
+        load_splits(HF, tmp_path)
+
+
+def test_hf_reader_maps_fields_and_splits(monkeypatch, tmp_path):
+    rows = {"q": [f"q{i}" for i in range(10)], "a": [f"a{i}" for i in range(10)]}
+    fake = types.ModuleType("datasets")
+    fake.load_dataset = lambda name, config, cache_dir: {"train": rows, "validation": rows}
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    splits = load_splits(HF, tmp_path)
+    assert splits["val"][0] == ("q0", "a0") and len(splits["train"]) == len(splits["test"]) == 5
+    assert reader_format(HF) == "pairs"
+    assert reader_format({**HF, "hf": {**HF["hf"], "text_field": "text"}}) == "text"
+
+
+def test_unknown_reader_is_one_line():
+    with pytest.raises(SeqlabError, match="data.reader='xml' is not valid"):
+        reader_format({"reader": "xml"})
+
+
+def test_missing_split_names_the_fix(tmp_path):
+    (tmp_path / "p.tsv").write_text("a\tb\n")
+    cfg = {"name": "p", "reader": "tsv", "splits": {"train": "p.tsv"}}
+    with pytest.raises(SeqlabError, match="no val/test split.*val_fraction"):
+        load_splits(cfg, tmp_path)
