@@ -19,7 +19,7 @@ def test_every_logger_writes_offline(run_cli, tmp_path):
 
 
 def test_run_folder_records_provenance(run_cli, tmp_path):
-    run_cli("train", *QUICK, "seed=7")
+    run_cli("train", *QUICK, "seed=7", "trainer.log_every_n_steps=1")
     [run] = run_folders(tmp_path / "outputs")
     assert "seed=7" in (run / "overrides.txt").read_text()
     assert "seed: 7" in (run / "config.yaml").read_text()
