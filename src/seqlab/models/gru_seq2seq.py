@@ -24,7 +24,8 @@ class GRUSeq2Seq(nn.Module):
         attention: ``"none"`` (Cho et al., 2014), ``"bahdanau"`` or ``"luong"``.
         teacher_forcing_ratio: Per-step probability, while training, of feeding the gold token
             rather than the model's argmax prediction (scheduled sampling). 1.0 is pure teacher
-            forcing, which also enables the fast paths of ``"none"`` and ``"luong"``.
+            forcing, which also enables the fast paths of ``"none"`` and ``"luong"``. Stored as
+            the plain attribute ``teacher_forcing_ratio``, so a schedule may change it.
     """
 
     def __init__(
