@@ -58,6 +58,7 @@ def quiet(ignore_warnings: bool) -> None:
         "ignore", message=".*Experiment logs directory.*exists and is not empty.*"
     )
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*IterableDataset. has .__len__. defined.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="torchmetrics")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)

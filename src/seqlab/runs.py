@@ -93,6 +93,10 @@ class RunFolder:
             {"run_id": self.run_id, "command": command, "started": time.strftime("%FT%T%z")},
         )
 
+    def write_tokenizers(self, states: dict[str, dict]) -> None:
+        """The fitted tokenizers (role → HF JSON), the same ones every checkpoint carries."""
+        write_json(self.path / "tokenizers.json", states)
+
     def write_results(self, results: dict[str, Any]) -> Path:
         path = self.path / "results.json"
         write_json(path, results)

@@ -64,6 +64,6 @@ def print_summary(results: dict[str, Any], samples: list[dict[str, str]] | None 
     console.print(table)
     for s in (samples or [])[:3]:
         console.print(f"  src: {s['source']}\n  ref: {s['reference']}\n  hyp: {s['hypothesis']}")
-    console.print(f"run folder: {results['run_dir']}")
+    console.print(f"run folder: {results['run_dir']}", soft_wrap=True)
     if results["best"]["checkpoint"]:
-        console.print(f"best checkpoint: {results['best']['checkpoint']}")
+        console.print(f"best checkpoint: {results['best']['checkpoint']}", soft_wrap=True)

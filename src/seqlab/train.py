@@ -46,6 +46,8 @@ def train(cfg: DictConfig) -> float | None:
     if ckpt:
         load_weights(net, ckpt, cfg.ckpt_path)
     module = build_module(cfg, datamodule.tokenizer_states(), net)
+    if rank_zero_only.rank == 0:
+        run.write_tokenizers(datamodule.tokenizer_states())
     trainer = build_trainer(cfg)
     if cfg.train:
         trainer.fit(module, datamodule=datamodule)
