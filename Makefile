@@ -25,12 +25,12 @@ test-all:  ## every test, slow multi-process ones included
 	$(BIN)/pytest -q -m "" $(ARGS)
 
 lint:
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests experiments
+	$(BIN)/ruff format --check src tests experiments
 
 format:
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests experiments
+	$(BIN)/ruff check --fix src tests experiments
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache build dist src/*.egg-info

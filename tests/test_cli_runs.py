@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+
 from conftest import run_folders
 
 QUICK = ["size=tiny", "trainer.max_epochs=1", "trainer.limit_train_batches=4",

@@ -8,6 +8,7 @@ Baseline: the first start of the same dataset in the same run. Prints one table 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
@@ -33,15 +34,19 @@ def timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get("SEQLAB_DATA_DIR", str(Path(__file__).resolve().parents[3] / "shared/data"))
+    default = os.environ.get(
+        "SEQLAB_DATA_DIR", str(Path(__file__).resolve().parents[3] / "shared/data")
+    )
     parser.add_argument("--data-dir", default=default)
     args = parser.parse_args()
-    print(f"{'dataset':18s} {'tokens':>10s} {'first s':>9s} {'cached s':>9s} {'speedup':>8s} {'tok/s first':>12s}")
+    print(
+        f"{'dataset':18s} {'tokens':>10s} {'first s':>9s} {'cached s':>9s} {'speedup':>8s} {'tok/s first':>12s}"
+    )
     with initialize_config_module("seqlab.conf", version_base="1.3"):
         for name, tok in DATASETS.items():
             cfg = compose("train", [f"data={name}", f"tokenizer={tok}", "paths.output_dir=/tmp/x"])
             with tempfile.TemporaryDirectory() as cache:
-                run = lambda: prepare(cfg.data, cfg.tokenizer, args.data_dir, cache)  # noqa: E731
+                run = functools.partial(prepare, cfg.data, cfg.tokenizer, args.data_dir, cache)
                 first, cached = timed(run), timed(run)
                 entry, _ = prepare(cfg.data, cfg.tokenizer, args.data_dir, cache)
                 counts = entry.json("meta")["counts"]
