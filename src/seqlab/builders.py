@@ -44,6 +44,9 @@ def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Mod
             tgt_vocab_size=tokenizers["tgt"].vocab_size,
             pad_id=PAD_ID,
         )
+    if model_cfg.get("compile"):
+        # In place: parameter names (and so checkpoints) stay those of the plain module.
+        net.compile()
     return net
 
 
