@@ -26,8 +26,14 @@ PAIRINGS = {
 def test_train_then_eval(name, run_cli, tmp_path):
     proc = run_cli("train", *TINY, *PAIRINGS[name])
     [run] = run_folders(tmp_path / "outputs")
-    for f in ("config.yaml", "overrides.txt", "git.json", "environment.json", "metrics.csv",
-              "tokenizers.json"):
+    for f in (
+        "config.yaml",
+        "overrides.txt",
+        "git.json",
+        "environment.json",
+        "metrics.csv",
+        "tokenizers.json",
+    ):
         assert (run / f).is_file(), f
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok" and results["parameters"]["total"] > 0
