@@ -50,8 +50,11 @@ def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Mod
     return net
 
 
-def build_module(cfg: DictConfig, tokenizer_states: dict, net: torch.nn.Module) -> SeqlabModule:
+def build_module(
+    cfg: DictConfig, tokenizer_states: dict, net: torch.nn.Module, run_id: str | None = None
+) -> SeqlabModule:
     common = dict(
+        run_id=run_id,
         net=net,
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,

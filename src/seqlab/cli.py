@@ -1,4 +1,4 @@
-"""What every entry point shares: resolvers, one-line user errors, and quiet libraries."""
+"""What every entry point shares: one-line user errors, failed sweep jobs, quiet libraries."""
 
 from __future__ import annotations
 
@@ -19,29 +19,47 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def entry_point(hydra_main: Callable[[], object]) -> Callable[[], None]:
-    """Wrap a @hydra.main function: check group options first, turn SeqlabError into one line."""
+def entry_point(
+    hydra_main: Callable[[], object], rewrite: Callable[[list[str]], list[str]] | None = None
+) -> Callable[[], None]:
+    """Wrap a @hydra.main function: check group options first, turn SeqlabError into one line.
+
+    Args:
+        rewrite: optional argv rewrite applied first (e.g. `resume=<run folder>`).
+    """
 
     @functools.wraps(hydra_main)
     def main() -> None:
         try:
-            check_group_overrides(sys.argv[1:])
+            args = rewrite(sys.argv[1:]) if rewrite else sys.argv[1:]
+            check_group_overrides(args)
         except SeqlabError as e:
             fail(str(e))
+        sys.argv = [sys.argv[0], *args]
         hydra_main()
 
     return main
 
 
 def user_errors(task: Callable) -> Callable:
-    """Inside the Hydra task function: a SeqlabError ends the run with one line and exit code 2."""
+    """Inside the Hydra task function: a SeqlabError ends a run with one line and exit code 2.
+
+    In a multirun a failing job is recorded as failed and the sweep goes on with the next job.
+    """
 
     @functools.wraps(task)
     def wrapped(cfg):
+        from seqlab.sweeps import in_multirun, record_failure
+
         try:
             return task(cfg)
-        except SeqlabError as e:
-            if os.environ.get("SEQLAB_DEBUG"):
+        except Exception as e:
+            if in_multirun():
+                first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                message = first if isinstance(e, SeqlabError) else f"{type(e).__name__}: {first}"
+                record_failure(e, message)
+                return float("nan")
+            if not isinstance(e, SeqlabError) or os.environ.get("SEQLAB_DEBUG"):
                 raise
             fail(str(e))
 
@@ -52,13 +70,14 @@ def quiet(ignore_warnings: bool) -> None:
     """Silence known-harmless library chatter so the run's own summary stands out."""
     if not ignore_warnings:
         return
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
-    warnings.filterwarnings(
-        "ignore", message=".*Experiment logs directory.*exists and is not empty.*"
-    )
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-    warnings.filterwarnings("ignore", message=".*IterableDataset. has .__len__. defined.*")
+    for message in (
+        ".*does not have many workers.*",
+        ".*Checkpoint directory.*exists and is not empty.*",
+        ".*Experiment logs directory.*exists and is not empty.*",
+        ".*LeafSpec.*is deprecated.*",
+        ".*IterableDataset. has .__len__. defined.*",
+    ):
+        warnings.filterwarnings("ignore", message=message)
     warnings.filterwarnings("ignore", category=UserWarning, module="torchmetrics")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)

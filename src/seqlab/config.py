@@ -134,7 +134,7 @@ SCHEMAS = {
 }
 TOP_LEVEL = {
     *SCHEMAS,
-    *("name", "seed", "train", "test", "ckpt_path", "optimized_metric"),
+    *("name", "seed", "train", "test", "ckpt_path", "resume", "optimized_metric"),
     *("optimizer", "scheduler", "trainer", "logger", "callbacks"),
 }
 CHOICES = {

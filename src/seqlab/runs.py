@@ -25,7 +25,25 @@ def run_stamp() -> str:
     return _STAMP
 
 
+def run_id_for(path: str | Path) -> str:
+    """A run's id from its folder: `<stamp>` for single runs, `<sweep stamp>-<job>` in sweeps."""
+    path = Path(path)
+    return f"{path.parent.name}-{path.name}" if path.name.isdigit() else path.name
+
+
+def sweep_id() -> str | None:
+    """The sweep's stamp while a multirun job runs (W&B groups runs by it), else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(HydraConfig.get().sweep.dir).name
+
+
 OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)
+OmegaConf.register_new_resolver("run_id", run_id_for, replace=True)
+OmegaConf.register_new_resolver("sweep_id", sweep_id, replace=True)
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -69,29 +87,41 @@ def write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def finish_loggers() -> None:
+    """Close the W&B run so the next job of a multirun starts its own instead of merging."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
 class RunFolder:
     """The files a run leaves behind, beside Hydra's own `.hydra/`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        # Sweep jobs live in <sweep>/<job number>: prefix the sweep stamp so ids stay unique.
-        name = self.path.name
-        self.run_id = f"{self.path.parent.name}-{name}" if name.isdigit() else name
+        self.run_id = run_id_for(self.path)
 
-    def write_provenance(self, cfg: DictConfig, overrides: list[str], command: list[str]) -> None:
+    def write_provenance(
+        self, cfg: DictConfig, overrides: list[str], command: list[str], resumed: bool = False
+    ) -> None:
+        """Config, overrides, git state and environment; a resume appends, never erases."""
         (self.path / "config.yaml").write_text(
             OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8"
         )
-        (self.path / "overrides.txt").write_text("\n".join(overrides) + "\n", encoding="utf-8")
+        lines = "\n".join(overrides) + "\n"
+        with (self.path / "overrides.txt").open("a" if resumed else "w", encoding="utf-8") as f:
+            f.write(f"# resumed {time.strftime('%FT%T%z')}\n{lines}" if resumed else lines)
         git = git_info(Path(__file__).resolve().parent)
         (self.path / "git.diff").write_text(git.pop("diff"), encoding="utf-8")
         write_json(self.path / "git.json", git)
         write_json(self.path / "environment.json", environment())
-        write_json(
-            self.path / "run.json",
-            {"run_id": self.run_id, "command": command, "started": time.strftime("%FT%T%z")},
-        )
+        now = time.strftime("%FT%T%z")
+        record = {"run_id": self.run_id, "command": command, "started": now, "resumed": []}
+        if resumed:
+            record = json.loads((self.path / "run.json").read_text(encoding="utf-8"))
+            record.setdefault("resumed", []).append({"at": now, "command": command})
+        write_json(self.path / "run.json", record)
 
     def write_tokenizers(self, states: dict[str, dict]) -> None:
         """The fitted tokenizers (role → HF JSON), the same ones every checkpoint carries."""

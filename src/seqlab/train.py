@@ -21,8 +21,10 @@ from seqlab.builders import (
 from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
 from seqlab.cli import entry_point, quiet, user_errors
 from seqlab.config import validate
-from seqlab.runs import RunFolder
+from seqlab.resume import last_checkpoint, resume_args
+from seqlab.runs import RunFolder, finish_loggers
 from seqlab.summary import collect_results, print_summary
+from seqlab.sweeps import relaunch_job_not_sweep
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -35,7 +37,9 @@ def train(cfg: DictConfig) -> float | None:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run = RunFolder(cfg.paths.output_dir)
     if rank_zero_only.rank == 0:
-        run.write_provenance(cfg, list(HydraConfig.get().overrides.task), sys.argv)
+        run.write_provenance(
+            cfg, list(HydraConfig.get().overrides.task), sys.argv, resumed=bool(cfg.resume)
+        )
 
     ckpt = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
     if ckpt:
@@ -45,12 +49,14 @@ def train(cfg: DictConfig) -> float | None:
     net = build_net(cfg.model, datamodule.tokenizers)
     if ckpt:
         load_weights(net, ckpt, cfg.ckpt_path)
-    module = build_module(cfg, datamodule.tokenizer_states(), net)
+    module = build_module(cfg, datamodule.tokenizer_states(), net, run.run_id)
     if rank_zero_only.rank == 0:
         run.write_tokenizers(datamodule.tokenizer_states())
     trainer = build_trainer(cfg)
+    relaunch_job_not_sweep()
     if cfg.train:
-        trainer.fit(module, datamodule=datamodule)
+        resume_from = last_checkpoint(cfg.resume) if cfg.resume else None
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
     if cfg.test:
         best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
         trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None)
@@ -61,6 +67,7 @@ def train(cfg: DictConfig) -> float | None:
     if trainer.is_global_zero:
         run.write_results(results)
         print_summary(results, getattr(module, "samples", None))
+    finish_loggers()
     return results["metrics"].get(cfg.optimized_metric)
 
 
@@ -70,7 +77,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     return train(cfg)
 
 
-main = entry_point(_hydra_main)
+main = entry_point(_hydra_main, rewrite=resume_args)
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ class SeqlabModule(L.LightningModule):
         scheduler: partial taking (optimizer, total_steps) or None.
         tokenizers: tokenizer states (role → {"kind", "json"}), stored in every checkpoint.
         config: the composed run config as plain containers, stored in every checkpoint.
+        run_id: the run's id, stored in every checkpoint.
     """
 
     def __init__(
@@ -29,12 +30,14 @@ class SeqlabModule(L.LightningModule):
         scheduler: Callable | None = None,
         tokenizers: dict | None = None,
         config: dict | None = None,
+        run_id: str | None = None,
     ):
         super().__init__()
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.tokenizer_states = tokenizers or {}
         self.run_config = config or {}
+        self.run_id = run_id
 
     def configure_optimizers(self) -> Any:
         optimizer = build_optimizer(self.optimizer_factory, self.net)
@@ -53,4 +56,8 @@ class SeqlabModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.
-        checkpoint["seqlab"] = {"tokenizers": self.tokenizer_states, "config": self.run_config}
+        checkpoint["seqlab"] = {
+            "tokenizers": self.tokenizer_states,
+            "config": self.run_config,
+            "run_id": self.run_id,
+        }
