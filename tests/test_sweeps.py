@@ -92,3 +92,18 @@ def test_slurm_launcher_config_composes():
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.gpus_per_node, launcher.timeout_min) == (1, 1, 240)
     assert "partition" in launcher
+
+
+def test_job_gpu_spreads_sweep_jobs_over_devices():
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from seqlab.runs import job_gpu
+
+    with initialize_config_module("seqlab.conf", version_base="1.3"):
+        cfg = compose("train", ["paths.output_dir=/tmp/x"], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = "MULTIRUN"
+        cfg.hydra.job.num = 3
+    HydraConfig.instance().set_config(cfg)
+    assert [job_gpu(2), job_gpu(4), job_gpu(1)] == [1, 3, 0]

@@ -41,7 +41,17 @@ def sweep_id() -> str | None:
     return Path(HydraConfig.get().sweep.dir).name
 
 
+def job_gpu(n_gpus: int) -> int:
+    """The GPU a sweep job should use: job number modulo the GPU count (0 outside sweeps)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized() or sweep_id() is None:
+        return 0
+    return int(HydraConfig.get().job.num) % int(n_gpus)
+
+
 OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)
+OmegaConf.register_new_resolver("job_gpu", job_gpu, replace=True)
 OmegaConf.register_new_resolver("run_id", run_id_for, replace=True)
 OmegaConf.register_new_resolver("sweep_id", sweep_id, replace=True)
 
