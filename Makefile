@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup train sweep test test-all lint format clean
+.PHONY: setup train sweep report test test-all lint format clean
 
 setup:  ## create .venv; torch first (CPU wheel 2.13.0), then seqlab with dev extras
 	$(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ train:  ## the default experiment: GRU + attention on SCAN (generated; no data f
 
 sweep:  ## a multirun, e.g. make sweep ARGS="model=gru_seq2seq,transformer_seq2seq size=tiny,small"
 	$(BIN)/seqlab-train -m $(ARGS)
+
+report:  ## rebuild summary.csv/md + report.html, e.g. make report ARGS=outputs/sweeps/<stamp>
+	$(BIN)/seqlab-report $(or $(ARGS),outputs)
 
 test:  ## the fast test suite
 	$(BIN)/pytest -q $(ARGS)

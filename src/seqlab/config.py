@@ -110,6 +110,7 @@ class Decoding:
 
 @dataclasses.dataclass
 class Model:
+    name: str = ""
     family: str = ""
     compile: bool = False
     net: Any = None

@@ -21,9 +21,16 @@ def _number(v: Any) -> float | Any:
 
 
 def collect_results(
-    trainer: L.Trainer, run_id: str, run_dir: Path, params: dict, started: float, data_counts: dict
+    trainer: L.Trainer,
+    metrics: dict[str, Any],
+    run_id: str,
+    run_dir: Path,
+    params: dict,
+    started: float,
+    data_counts: dict,
 ) -> dict[str, Any]:
-    metrics = {k: _number(v) for k, v in sorted(trainer.callback_metrics.items())}
+    """Everything results.json holds; `metrics` are the last val/… values and the test/… values."""
+    metrics = {k: _number(v) for k, v in sorted(metrics.items())}
     ckpt = trainer.checkpoint_callback
     throughput = next((c for c in trainer.callbacks if isinstance(c, Throughput)), None)
     return {
@@ -48,6 +55,15 @@ def collect_results(
         "train_tokens_per_s": round(throughput.tokens_per_s, 1) if throughput else None,
         "data": data_counts,
     }
+
+
+def optimized_value(results: dict[str, Any], metric: str) -> float | None:
+    """What a sweeper optimizes: the best value seen when it is the checkpoint monitor, else the
+    final one."""
+    best = results["best"]
+    if best["monitor"] == metric and best["score"] is not None:
+        return best["score"]
+    return results["metrics"].get(metric)
 
 
 def print_summary(results: dict[str, Any], samples: list[dict[str, str]] | None = None) -> None:

@@ -59,10 +59,14 @@ class SweepSummary(Callback):
     """Writes summary.csv / summary.md (and the dashboard) into the sweep folder when it ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from seqlab.reporting import write_summary
+        from seqlab.reporting import build_report, write_summary
 
         folder = Path(config.hydra.sweep.dir)
-        rows = write_summary(folder)
+        rows = write_summary(folder)  # first, and alone: the tables must exist even if plots fail
+        try:
+            build_report(folder)
+        except Exception as e:  # the dashboard can be rebuilt with seqlab-report
+            log.warning("report.html not written (%s); run seqlab-report %s", e, folder)
         failed = [r for r in rows if r.get("status") != "ok"]
         print(
             f"sweep summary: {folder / 'summary.md'} ({len(rows) - len(failed)} ok, {len(failed)} failed)"

@@ -23,7 +23,7 @@ from seqlab.cli import entry_point, quiet, user_errors
 from seqlab.config import validate
 from seqlab.resume import last_checkpoint, resume_args
 from seqlab.runs import RunFolder, finish_loggers
-from seqlab.summary import collect_results, print_summary
+from seqlab.summary import collect_results, optimized_value, print_summary
 from seqlab.sweeps import relaunch_job_not_sweep
 
 
@@ -54,21 +54,25 @@ def train(cfg: DictConfig) -> float | None:
         run.write_tokenizers(datamodule.tokenizer_states())
     trainer = build_trainer(cfg)
     relaunch_job_not_sweep()
+    metrics = {}
     if cfg.train:
         resume_from = last_checkpoint(cfg.resume) if cfg.resume else None
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        metrics.update(trainer.callback_metrics)  # testing replaces callback_metrics: keep val/…
     if cfg.test:
         best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path
-        trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None)
+        metrics.update(
+            trainer.test(module, datamodule=datamodule, ckpt_path="best" if best else None)[0]
+        )
 
     results = collect_results(
-        trainer, run.run_id, run.path, count_parameters(net), started, datamodule.counts
+        trainer, metrics, run.run_id, run.path, count_parameters(net), started, datamodule.counts
     )
     if trainer.is_global_zero:
         run.write_results(results)
         print_summary(results, getattr(module, "samples", None))
     finish_loggers()
-    return results["metrics"].get(cfg.optimized_metric)
+    return optimized_value(results, cfg.optimized_metric)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
