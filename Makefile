@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup train sweep report test test-all lint format clean
+.PHONY: setup train sweep report bench test test-all lint format clean
 
 setup:  ## create .venv; torch first (CPU wheel 2.13.0), then seqlab with dev extras
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ sweep:  ## a multirun, e.g. make sweep ARGS="model=gru_seq2seq,transformer_seq2s
 
 report:  ## rebuild summary.csv/md + report.html, e.g. make report ARGS=outputs/sweeps/<stamp>
 	$(BIN)/seqlab-report $(or $(ARGS),outputs)
+
+bench:  ## hot-path benchmarks (data pipeline, generation), each printing ratios from one run
+	$(BIN)/python experiments/benchmarks/data_pipeline.py
+	$(BIN)/python experiments/benchmarks/generation.py $(ARGS)
 
 test:  ## the fast test suite
 	$(BIN)/pytest -q $(ARGS)

@@ -66,8 +66,7 @@ def build_module(
     return Seq2SeqModule(
         label_smoothing=cfg.task.label_smoothing,
         val_generate_limit=cfg.task.val_generate_limit,
-        max_len_a=cfg.decoding.max_len_a,
-        max_len_b=cfg.decoding.max_len_b,
+        decoding=OmegaConf.to_container(cfg.decoding, resolve=True),
         bleu_tokenize=cfg.task.bleu_tokenize,
         **common,
     )

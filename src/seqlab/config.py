@@ -20,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from seqlab.errors import SeqlabError
+from seqlab.generation.options import DecodingOptions
+from seqlab.planning.settings import PlanSettings
 from seqlab.runs import run_stamp  # noqa: F401  (registers the run_stamp resolver)
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -86,6 +88,7 @@ class Data:
     tgt_lang: str | None = None
     license: str | None = None
     url: str | None = None
+    commercial_use: bool | None = None
     cleaning: Cleaning = dataclasses.field(default_factory=Cleaning)
 
 
@@ -106,6 +109,17 @@ class Decoding:
     strategy: str = "greedy"
     max_len_a: float = 0.0
     max_len_b: float = 0.0
+    max_new_tokens: int | None = None
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    n_best: int = 1
+    seed: int = 0
+    beam_size: int = 1
+    length_penalty: float = 0.0
+    length_penalty_form: str = "gnmt"
 
 
 @dataclasses.dataclass
@@ -132,6 +146,7 @@ SCHEMAS = {
     "decoding": Decoding,
     "model": Model,
     "extras": Extras,
+    "plan": PlanSettings,
 }
 TOP_LEVEL = {
     *SCHEMAS,
@@ -145,7 +160,7 @@ CHOICES = {
     "task.kind": ("seq2seq", "lm"),
     "task.monitor_mode": ("min", "max"),
     "model.family": ("seq2seq", "lm"),
-    "decoding.strategy": ("greedy",),
+    "decoding.strategy": ("greedy", "sample", "beam"),
 }
 # task.kind → model families that can run it, and the data format it needs.
 COMPATIBLE = {"seq2seq": (("seq2seq",), "pairs"), "lm": (("lm",), "text")}
@@ -231,6 +246,7 @@ def validate(cfg: DictConfig) -> None:
             raise SeqlabError(
                 f"config key '{dotted}': {value!r} is not valid; choose one of {', '.join(choices)}"
             )
+    DecodingOptions.from_config(plain["decoding"])
     _check_target("model.net", plain["model"]["net"])
     for section in ("optimizer", "scheduler", "trainer"):
         if plain.get(section):

@@ -21,6 +21,9 @@ from seqlab.builders import (
 from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
 from seqlab.cli import entry_point, quiet, user_errors
 from seqlab.config import validate
+from seqlab.model_card import write_model_card
+from seqlab.plan import make_plan
+from seqlab.planning.report import format_line
 from seqlab.resume import last_checkpoint, resume_args
 from seqlab.runs import RunFolder, finish_loggers
 from seqlab.summary import collect_results, optimized_value, print_summary
@@ -46,6 +49,10 @@ def train(cfg: DictConfig) -> float | None:
         check_tokenizer_kind(ckpt, cfg.tokenizer.kind, cfg.ckpt_path)
     datamodule = build_datamodule(cfg, ckpt["seqlab"]["tokenizers"] if ckpt else None)
     datamodule.prepare_data()
+    plan = None
+    if rank_zero_only.rank == 0:  # the data is cached now: exact lengths and vocabulary
+        plan = make_plan(cfg, ckpt["seqlab"]["tokenizers"] if ckpt else None)
+        print(format_line(plan), flush=True)
     net = build_net(cfg.model, datamodule.tokenizers)
     if ckpt:
         load_weights(net, ckpt, cfg.ckpt_path)
@@ -69,7 +76,9 @@ def train(cfg: DictConfig) -> float | None:
         trainer, metrics, run.run_id, run.path, count_parameters(net), started, datamodule.counts
     )
     if trainer.is_global_zero:
+        results["plan"] = plan
         run.write_results(results)
+        write_model_card(run.path, module.run_config, results)
         print_summary(results, getattr(module, "samples", None))
     finish_loggers()
     return optimized_value(results, cfg.optimized_metric)

@@ -9,6 +9,7 @@ import lightning as L
 from torch import nn
 
 from seqlab.lit.optim import build_optimizer
+from seqlab.model_card import card_facts
 
 
 class SeqlabModule(L.LightningModule):
@@ -60,4 +61,5 @@ class SeqlabModule(L.LightningModule):
             "tokenizers": self.tokenizer_states,
             "config": self.run_config,
             "run_id": self.run_id,
+            "card": card_facts(self.run_config) if self.run_config else None,
         }

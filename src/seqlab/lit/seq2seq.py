@@ -1,4 +1,5 @@
-"""Sequence-to-sequence training: teacher-forced cross-entropy, then metrics on greedy decodes."""
+"""Sequence-to-sequence training: teacher-forced cross-entropy, then metrics on decodes with the
+configured decoding strategy (greedy, sampling or beam search)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.text import SacreBLEUScore
 
-from seqlab.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from seqlab.generation.greedy import greedy_decode, max_decode_len
+from seqlab.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
+from seqlab.generation import DecodingOptions, generate
+from seqlab.generation.options import greedy_options
 from seqlab.lit.base import SeqlabModule
 from seqlab.metrics import ExactMatch
 
@@ -20,9 +22,14 @@ class Seq2SeqModule(SeqlabModule):
         label_smoothing: cross-entropy label smoothing.
         val_generate_limit: decode only examples whose dataset index is below this at validation
             (None = all); test always decodes every example.
-        max_len_a, max_len_b: decode at most a + b · source length tokens.
+        max_len_a, max_len_b: decode greedily, at most a + b · source length tokens (used only
+            when ``decoding`` is None).
         bleu_tokenize: sacreBLEU tokenizer ("13a", "zh", "intl", ...).
+        decoding: the ``decoding`` config section (strategy and its settings); metrics score
+            the best hypothesis.
     """
+
+    max_samples = 5  # source / reference / hypothesis rows kept per evaluation (see SampleLogger)
 
     def __init__(
         self,
@@ -32,12 +39,17 @@ class Seq2SeqModule(SeqlabModule):
         max_len_a: float = 50,
         max_len_b: float = 2.0,
         bleu_tokenize: str = "13a",
+        decoding: dict | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.label_smoothing = label_smoothing
         self.val_generate_limit = val_generate_limit
-        self.max_len_a, self.max_len_b = max_len_a, max_len_b
+        self.decoding = (
+            DecodingOptions.from_config(decoding)
+            if decoding is not None
+            else greedy_options(max_len_a, max_len_b)
+        )
         self.tgt_tokenizer = Tokenizer.from_state(self.tokenizer_states["tgt"])
         for stage in ("val", "test"):
             setattr(self, f"{stage}_loss", MeanMetric())
@@ -77,9 +89,7 @@ class Seq2SeqModule(SeqlabModule):
 
     def _score_decodes(self, batch: dict, keep: torch.Tensor, stage: str) -> None:
         src, tgt = batch["src"][keep], batch["tgt"][keep]
-        cap = getattr(self.net, "max_len", None)
-        max_len = max_decode_len(batch["src_lengths"][keep], self.max_len_a, self.max_len_b, cap)
-        hyp = greedy_decode(self.net, src, max_len, BOS_ID, EOS_ID, PAD_ID)
+        hyp = generate(self.net, src, self.decoding, input_lengths=batch["src_lengths"][keep]).best
         getattr(self, f"{stage}_em").update(hyp, tgt[:, 1:], PAD_ID, EOS_ID)
         texts = self.trainer.datamodule.texts(stage)
         indices = batch["index"][keep].tolist()
@@ -87,7 +97,7 @@ class Seq2SeqModule(SeqlabModule):
         refs = [texts["tgt"][i] for i in indices]
         getattr(self, f"{stage}_bleu").update(hyps, [[r] for r in refs])
         for i, h, r in zip(indices, hyps, refs, strict=True):
-            if len(self.samples) < 5:
+            if len(self.samples) < self.max_samples:
                 self.samples.append({"source": texts["src"][i], "reference": r, "hypothesis": h})
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

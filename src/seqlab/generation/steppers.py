@@ -1,0 +1,168 @@
+"""One incremental-decoding interface over every model, with or without a cache.
+
+A stepper turns a batch of inputs into next-token logits one position at a time:
+
+- ``start() -> (logits (N, V), state)``: the distribution of the first new token;
+- ``step(tokens (N,), state) -> (logits (N, V), state)``: feed the chosen tokens;
+- ``reorder(state, index (N',), within_groups=False) -> state``: keep / copy rows (finished inputs
+  leave the batch, beams follow their parents). ``within_groups`` promises that every row copies
+  a row of the same input (beams changing places), so per-input tensors that decoding never
+  changes (encoder memory, cross-attention keys/values) can stay as they are.
+
+Cached steppers drive the models' own state (Transformer KV caches, GRU hidden states) and run one
+position per step; uncached ones recompute the whole prefix with ``forward`` every step, the
+reference the cached ones are tested against and benchmarked to beat.
+
+Decoder-only models past their context (``block_size``) slide the window, as nanoGPT's
+``generate`` crops its input: once the cache is full, the last ``block_size`` tokens are
+re-prefilled from position 0 at every step, so cached and uncached decoding still agree.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.data.tokenizers import BOS_ID
+
+State = dict
+
+
+class Stepper(Protocol):
+    """What the search loops need from a model; see the module docstring."""
+
+    def start(self) -> tuple[Tensor, State]: ...
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]: ...
+
+    def reorder(self, state: State, index: Tensor, within_groups: bool = False) -> State: ...
+
+
+def _select(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+    return {name: value.index_select(0, index) for name, value in state.items()}
+
+
+def is_seq2seq(model: nn.Module) -> bool:
+    """Encoder–decoders expose ``encode``; decoder-only models expose ``prefill``."""
+    return hasattr(model, "encode")
+
+
+class Seq2SeqStepper:
+    """Encoder once, then the decoder's ``step`` from <bos>.
+
+    Args:
+        model: ``GRUSeq2Seq`` / ``TransformerSeq2Seq``.
+        src: (B, S) source ids, right-padded.
+        bos_id: first decoder input.
+    """
+
+    def __init__(self, model: nn.Module, src: Tensor, bos_id: int = BOS_ID) -> None:
+        self.model, self.src, self.bos_id = model, src, bos_id
+        self.static: set[str] = set()  # state entries a step passes through unchanged
+
+    def start(self) -> tuple[Tensor, State]:
+        state = self.model.init_state(self.model.encode(self.src))
+        bos = torch.full((self.src.size(0),), self.bos_id, dtype=torch.long, device=self.src.device)
+        return self.step(bos, state)
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        logits, new = self.model.step(tokens, state)
+        self.static = {name for name, value in new.items() if state.get(name) is value}
+        return logits, new
+
+    def reorder(self, state: State, index: Tensor, within_groups: bool = False) -> State:
+        if not within_groups:
+            return self.model.reorder_state(state, index)
+        moving = {k: v for k, v in state.items() if k not in self.static}
+        return {**state, **self.model.reorder_state(moving, index)}
+
+
+class UncachedSeq2SeqStepper(Seq2SeqStepper):
+    """Re-encodes the source and re-decodes the whole target prefix at every step."""
+
+    def start(self) -> tuple[Tensor, State]:
+        bos = torch.full(
+            (self.src.size(0), 1), self.bos_id, dtype=torch.long, device=self.src.device
+        )
+        return self._run({"src": self.src, "tgt": bos})
+
+    def _run(self, state: State) -> tuple[Tensor, State]:
+        return self.model(state["src"], state["tgt"])[:, -1], state
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        return self._run(dict(state, tgt=torch.cat([state["tgt"], tokens[:, None]], dim=1)))
+
+    def reorder(self, state: State, index: Tensor, within_groups: bool = False) -> State:
+        return _select(state, index)
+
+
+class LMStepper:
+    """Prefills the prompt in one call, then steps through the model's cache.
+
+    Args:
+        model: ``GPT`` / ``GRULM``.
+        prompt: (B, T) prompt ids, T >= 1; prompts in a batch have equal length (the models take
+            no padding mask).
+    """
+
+    def __init__(self, model: nn.Module, prompt: Tensor) -> None:
+        if prompt.size(1) == 0:
+            raise ValueError("a language model needs a prompt of at least one token")
+        self.model, self.prompt = model, prompt
+        self.window = getattr(model, "block_size", None)
+
+    def start(self) -> tuple[Tensor, State]:
+        # A windowed model (GPT) keeps the tokens behind its cache, to re-prefill when it slides.
+        tokens = self.prompt
+        if self.window and tokens.size(1) > self.window:
+            tokens = tokens[:, -self.window :]
+        logits, cache = self.model.prefill(tokens)
+        state = {"cache": cache}
+        if self.window:
+            state["tokens"] = tokens
+        return logits[:, -1], state
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        if not self.window:
+            logits, cache = self.model.step(tokens, state["cache"])
+            return logits, {"cache": cache}
+        history = torch.cat([state["tokens"], tokens[:, None]], dim=1)[:, -self.window :]
+        if history.size(1) <= state["tokens"].size(1):  # the cache is full: slide
+            logits, cache = self.model.prefill(history)
+            logits = logits[:, -1]
+        else:
+            logits, cache = self.model.step(tokens, state["cache"])
+        return logits, {"cache": cache, "tokens": history}
+
+    def reorder(self, state: State, index: Tensor, within_groups: bool = False) -> State:
+        out = {"cache": self.model.reorder_state(state["cache"], index)}
+        if "tokens" in state:
+            out["tokens"] = state["tokens"].index_select(0, index)
+        return out
+
+
+class UncachedLMStepper(LMStepper):
+    """nanoGPT's ``generate``: the whole (cropped) sequence through ``forward`` at every step."""
+
+    def _run(self, tokens: Tensor) -> tuple[Tensor, State]:
+        if self.window:
+            tokens = tokens[:, -self.window :]
+        return self.model(tokens)[:, -1], {"tokens": tokens}
+
+    def start(self) -> tuple[Tensor, State]:
+        return self._run(self.prompt)
+
+    def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        return self._run(torch.cat([state["tokens"], tokens[:, None]], dim=1))
+
+    def reorder(self, state: State, index: Tensor, within_groups: bool = False) -> State:
+        return _select(state, index)
+
+
+def make_stepper(model: nn.Module, inputs: Tensor, cache: bool = True) -> Stepper:
+    """The stepper for ``model``: seq2seq ``inputs`` are sources, LM ``inputs`` are prompts."""
+    if is_seq2seq(model):
+        return (Seq2SeqStepper if cache else UncachedSeq2SeqStepper)(model, inputs)
+    return (LMStepper if cache else UncachedLMStepper)(model, inputs)

@@ -1,0 +1,70 @@
+"""seqlab-plan: what a seqlab-train command would cost, without training anything.
+
+Takes exactly seqlab-train's overrides (same config, same composition, ``-m`` sweeps included)
+and prints parameters, FLOPs, memory per device, data size, steps and time. Hydra's run folder
+goes to a temporary directory that is removed afterwards: a plan leaves nothing behind but the
+cached peak FLOP/s measurement (and the data cache with ``plan.prepare_data=true``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from seqlab.checkpoints import load_checkpoint
+from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.config import CONF_DIR, check_schema, validate
+from seqlab.plan import make_plan
+from seqlab.planning.report import format_text
+from seqlab.planning.settings import PlanSettings
+
+
+def check(cfg: DictConfig) -> None:
+    """seqlab-train's validation, and the plan section against its schema."""
+    bare = cfg.copy()
+    with open_dict(bare):
+        plan = bare.pop("plan", None)
+    validate(bare)
+    plain = OmegaConf.to_container(plan, resolve=True) if plan is not None else {}
+    check_schema("plan", plain, PlanSettings)
+
+
+def plan(cfg: DictConfig) -> dict:
+    """Compose-validate-estimate-print; returns the plan (a plain dict)."""
+    check(cfg)
+    quiet(cfg.extras.ignore_warnings)
+    fixed = load_checkpoint(cfg.ckpt_path)["seqlab"]["tokenizers"] if cfg.ckpt_path else None
+    result = make_plan(cfg, fixed)
+    print(format_text(result, cfg.name), flush=True)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@user_errors
+def _hydra_main(cfg: DictConfig) -> None:
+    plan(cfg)
+
+
+def main() -> None:
+    scratch = tempfile.mkdtemp(prefix="seqlab-plan-")
+    sys.argv += [
+        f"hydra.run.dir={scratch}",
+        f"hydra.sweep.dir={scratch}",
+        "hydra.output_subdir=null",
+        "hydra/job_logging=disabled",
+    ]
+    # A sweep of plans has no run folders for the sweep callbacks (summary, report) to read.
+    callbacks = OmegaConf.load(CONF_DIR / "hydra" / "default.yaml").get("callbacks") or {}
+    sys.argv += [f"~hydra.callbacks.{name}" for name in callbacks]
+    try:
+        entry_point(_hydra_main)()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Forward cost of every seqlab architecture for one batch, and of one generated token.
+
+Shapes are those of a real batch: ``batch`` sequences, ``tgt_len`` decoder (or LM) positions and
+``src_len`` encoder positions, all padded. Packed GRU encoders only compute real source tokens,
+so their cost follows ``src_tokens``. Hyperparameters come from the model config's ``net``
+section, with the model class's own defaults for keys the config leaves out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hydra.utils import get_class
+
+from seqlab.errors import SeqlabError
+from seqlab.planning.costs import (
+    Cost,
+    attention_core,
+    dropout,
+    gru_layer,
+    layer_norm,
+    linear,
+    total,
+)
+
+
+@dataclasses.dataclass
+class Shapes:
+    """One training batch.
+
+    Attributes:
+        batch: Sequences B.
+        tgt_len: Decoder input (seq2seq) or context (LM) positions T, padded.
+        src_len: Encoder positions S, padded (0 for language models).
+        src_tokens: Real source tokens in the batch (packed GRU encoders); None = B · S.
+    """
+
+    batch: int
+    tgt_len: int
+    src_len: int = 0
+    src_tokens: float | None = None
+
+
+def hyperparameters(net: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``net`` config's keys over the constructor defaults of its ``_target_`` class."""
+    cls = get_class(net["_target_"])
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **{k: v for k, v in net.items() if not k.startswith("_")}}
+
+
+def _head(rows: float, width: int, vocab: int, saves_input: bool = True) -> Cost:
+    """Output projection plus the log-probabilities cross-entropy keeps for backward."""
+    return linear(rows, width, vocab, saves_input) + Cost(saved=rows * vocab)
+
+
+def _feed_forward(rows: float, d: int, d_ff: int) -> Cost:
+    return linear(rows, d, d_ff) + Cost(saved=rows * d_ff) + linear(rows, d_ff, d)  # GELU input
+
+
+def _self_attention_block(b: int, t: int, d: int, h: int, d_ff: int, p: float, cpu: bool) -> Cost:
+    """Pre-LN block: LN, fused qkv, attention, out-proj, dropout, LN, feed-forward, dropout."""
+    n = b * t
+    return total([
+        layer_norm(n, d), linear(n, d, 3 * d), attention_core(b, h, t, t, d, cpu and p > 0),
+        linear(n, d, d), dropout(n * d, p),
+        layer_norm(n, d), _feed_forward(n, d, d_ff), dropout(n * d, p),
+    ])  # fmt: skip
+
+
+def _decoder_block(b: int, t: int, s: int, d: int, h: int, d_ff: int, p: float, cpu: bool) -> Cost:
+    """Self-attention block with cross-attention to the memory between attention and FF."""
+    n = b * t
+    cross = total([
+        layer_norm(n, d), linear(n, d, d), linear(b * s, d, 2 * d, saves_input=False),
+        attention_core(b, h, t, s, d, cpu and p > 0), linear(n, d, d), dropout(n * d, p),
+    ])  # fmt: skip
+    return _self_attention_block(b, t, d, h, d_ff, p, cpu) + cross
+
+
+def gpt(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
+    """GPT on (B, T) windows: embedding dropout, causal blocks, final LayerNorm, (tied) head."""
+    b, t, d, p = s.batch, s.tgt_len, a["n_embd"], a["dropout"]
+    d_ff = a["d_ff"] or 4 * d
+    block = _self_attention_block(b, t, d, a["n_head"], d_ff, p, cpu)
+    final = layer_norm(b * t, d) + _head(b * t, d, vocab)
+    return dropout(b * t * d, p) + a["n_layer"] * block + final
+
+
+def transformer_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
+    """Encoder over (B, S), decoder over (B, T) with cross-attention; the memory is kept once."""
+    b, t, src, d, h, p = s.batch, s.tgt_len, s.src_len, a["d_model"], a["n_heads"], a["dropout"]
+    d_ff = a["d_ff"]
+    encoder = dropout(b * src * d, p) + layer_norm(b * src, d) + Cost(saved=b * src * d)  # memory
+    encoder += a["n_encoder_layers"] * _self_attention_block(b, src, d, h, d_ff, p, cpu)
+    decoder = dropout(b * t * d, p) + layer_norm(b * t, d) + _head(b * t, d, vocab[1])
+    decoder += a["n_decoder_layers"] * _decoder_block(b, t, src, d, h, d_ff, p, cpu)
+    return encoder + decoder
+
+
+def _gru_stack(rows: float, n_in: int, hidden: int, layers: int, p: float, dirs: int = 1) -> Cost:
+    """Stacked (bi)GRU; dropout between layers; each layer's input is kept once for all dirs."""
+    cost = gru_layer(rows, n_in, hidden) + (dirs - 1) * gru_layer(rows, n_in, hidden, False)
+    upper = dropout(rows * dirs * hidden, p) + gru_layer(rows, dirs * hidden, hidden)
+    upper += (dirs - 1) * gru_layer(rows, dirs * hidden, hidden, False)
+    return cost + (layers - 1) * upper
+
+
+def gru_lm(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
+    """Stacked GRU over (B, T) windows, dropout around it, linear head."""
+    n, e, h, p = s.batch * s.tgt_len, a["embed_dim"], a["hidden_size"], a["dropout"]
+    rnn = _gru_stack(n, e, h, a["num_layers"], p)
+    return dropout(n * e, p) + rnn + dropout(n * h, p) + _head(n, h, vocab)
+
+
+def _gru_encoder(a: dict, s: Shapes) -> Cost:
+    """Packed (bi)GRU over the real source tokens, direction merge and bridge over padded ones."""
+    b, e, h, layers, p = s.batch, a["embed_dim"], a["hidden_size"], a["num_layers"], a["dropout"]
+    dirs = 2 if a["bidirectional"] else 1
+    real = s.batch * s.src_len if s.src_tokens is None else s.src_tokens
+    cost = dropout(b * s.src_len * e, p) + _gru_stack(real, e, h, layers, p, dirs)
+    if dirs == 2:
+        cost += linear(b * s.src_len, 2 * h, h)  # both directions -> hidden_size
+    return cost + linear(b * layers, dirs * h, h) + Cost(saved=b * layers * h)  # tanh bridge
+
+
+def gru_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
+    """GRU encoder and a decoder without, with Bahdanau or with Luong attention.
+
+    With ``attention=none`` the encoder's memory projection runs but feeds nothing, so its
+    backward never runs; counting it as trained puts the estimate 2-3 % high.
+    """
+    b, t, src, n = s.batch, s.tgt_len, s.src_len, s.batch * s.tgt_len
+    e, h, p, layers, kind = (
+        a[k] for k in ("embed_dim", "hidden_size", "dropout", "num_layers", "attention")
+    )
+    readout = linear(n, 2 * h + e, h) + Cost(saved=n * h)  # tanh([h; y; c])
+    if kind == "none":  # the GRU reads [y; c] at every position
+        decoder = _gru_stack(n, e + h, h, layers, p) + readout
+    elif kind == "bahdanau":  # a step loop: query projection, tanh energies, softmax, context
+        step = linear(b, h, h, saves_input=False) + Cost(saved=b * src * h)
+        step += linear(b * src, h, 1, saves_input=False) + Cost(2.0 * b * src * h, b * src)
+        decoder = linear(b * src, h, h) + t * step + _gru_stack(n, e + h, h, layers, p) + readout
+    elif kind == "luong":  # GRU first, then batched scores and context, then combine
+        decoder = _gru_stack(n, e, h, layers, p) + linear(b * src, h, h)
+        decoder += Cost(4.0 * b * t * src * h, n * h + b * src * h + b * t * src)
+        decoder += linear(n, 2 * h, h) + Cost(saved=n * h)  # tanh(W [c; h])
+    else:
+        raise SeqlabError(f"seqlab-plan has no cost model for GRU attention {kind!r}")
+    # Dropout before the output layer; without it the layer reads the (kept) tanh output.
+    logits = dropout(n * h, p) + _head(n, h, vocab[1], saves_input=p > 0)
+    return _gru_encoder(a, s) + dropout(n * e, p) + decoder + logits
+
+
+MODELS: dict[str, Callable[..., Cost]] = {
+    "GPT": gpt,
+    "GRULM": gru_lm,
+    "TransformerSeq2Seq": transformer_seq2seq,
+    "GRUSeq2Seq": gru_seq2seq,
+}
+
+
+def forward_cost(net: Mapping[str, Any], vocab: Any, shapes: Shapes, cpu: bool = True) -> Cost:
+    """Forward FLOPs and saved activations of one training batch.
+
+    Args:
+        net: The model config's ``net`` section (resolved), with ``_target_``.
+        vocab: Vocabulary size (language models) or (source, target) sizes.
+        shapes: The batch.
+        cpu: Kernels as on CPU (math-path attention with dropout, float dropout masks).
+    """
+    name = str(net["_target_"]).rsplit(".", 1)[-1]
+    if name not in MODELS:
+        raise SeqlabError(
+            f"seqlab-plan has no cost model for {net['_target_']}; known: {', '.join(MODELS)}"
+        )
+    return MODELS[name](hyperparameters(net), vocab, shapes, cpu)
+
+
+def generation_flops(net: Mapping[str, Any], vocab: Any, src_len: float, tgt_len: float) -> float:
+    """Forward FLOPs per generated token of one sequence decoded incrementally.
+
+    The encoder and the per-source projections (attention keys, cross-attention keys/values)
+    run once per input; their cost is spread over the ``tgt_len`` tokens generated. With a KV
+    cache, position i attends to i keys instead of the full square a teacher-forced pass computes.
+    Beam search and sampling of k sequences cost this per hypothesis.
+    """
+    t, s = max(1, round(float(tgt_len))), max(1, round(float(src_len)))
+    flops = forward_cost(net, vocab, Shapes(1, t, s, s)).flops
+    a, name = hyperparameters(net), str(net["_target_"]).rsplit(".", 1)[-1]
+    if name in ("GPT", "TransformerSeq2Seq"):
+        d = a["n_embd"] if name == "GPT" else a["d_model"]
+        layers = a["n_layer"] if name == "GPT" else a["n_decoder_layers"]
+        flops -= layers * 2.0 * t * (t - 1) * d  # Σᵢ 4·i·d instead of 4·t·t·d per layer
+    return flops / t
