@@ -127,7 +127,14 @@ class RunFolder:
         write_json(self.path / "git.json", git)
         write_json(self.path / "environment.json", environment())
         now = time.strftime("%FT%T%z")
-        record = {"run_id": self.run_id, "command": command, "started": now, "resumed": []}
+        record = {
+            "run_id": self.run_id,
+            "command": command,
+            "started": now,
+            "pid": os.getpid(),
+            "host": platform.node(),
+            "resumed": [],
+        }
         if resumed:
             record = json.loads((self.path / "run.json").read_text(encoding="utf-8"))
             record.setdefault("resumed", []).append({"at": now, "command": command})
