@@ -16,12 +16,7 @@ SEQ2SEQ = ["gru-none", "gru-bahdanau", "gru-luong", "transformer"]
 LMS = ["gpt", "gru-lm"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(name: str) -> nn.Module:

@@ -47,12 +47,7 @@ SRC_VOCAB, TGT_VOCAB = 150, 200
 B, S, T, PADS = 6, 11, 13, 4  # seq2seq batch; the first source ends in PADS pads
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def compose_train(*overrides: str):

@@ -105,24 +105,6 @@ class Task:
 
 
 @dataclasses.dataclass
-class Decoding:
-    strategy: str = "greedy"
-    max_len_a: float = 0.0
-    max_len_b: float = 0.0
-    max_new_tokens: int | None = None
-    repetition_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    n_best: int = 1
-    seed: int = 0
-    beam_size: int = 1
-    length_penalty: float = 0.0
-    length_penalty_form: str = "gnmt"
-
-
-@dataclasses.dataclass
 class Model:
     name: str = ""
     family: str = ""
@@ -143,7 +125,7 @@ SCHEMAS = {
     "size": Size,
     "data": Data,
     "task": Task,
-    "decoding": Decoding,
+    "decoding": DecodingOptions,
     "model": Model,
     "extras": Extras,
     "plan": PlanSettings,
