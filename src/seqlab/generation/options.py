@@ -127,8 +127,3 @@ class DecodingOptions:
         if self.length_penalty_form == "gnmt":
             return ((5.0 + lengths) / 6.0) ** self.length_penalty
         return lengths**self.length_penalty
-
-
-def greedy_options(max_len_a: float, max_len_b: float) -> DecodingOptions:
-    """Plain greedy decoding with fairseq's length rule (what validation used before strategies)."""
-    return DecodingOptions(strategy="greedy", max_len_a=max_len_a, max_len_b=max_len_b)

@@ -10,7 +10,6 @@ from torchmetrics.text import SacreBLEUScore
 
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
 from seqlab.generation import DecodingOptions, generate
-from seqlab.generation.options import greedy_options
 from seqlab.lit.base import SeqlabModule
 from seqlab.metrics import ExactMatch
 
@@ -22,8 +21,6 @@ class Seq2SeqModule(SeqlabModule):
         label_smoothing: cross-entropy label smoothing.
         val_generate_limit: decode only examples whose dataset index is below this at validation
             (None = all); test always decodes every example.
-        max_len_a, max_len_b: decode greedily, at most a + b · source length tokens (used only
-            when ``decoding`` is None).
         bleu_tokenize: sacreBLEU tokenizer ("13a", "zh", "intl", ...).
         decoding: the ``decoding`` config section (strategy and its settings); metrics score
             the best hypothesis.
@@ -36,20 +33,14 @@ class Seq2SeqModule(SeqlabModule):
         *args,
         label_smoothing: float = 0.0,
         val_generate_limit: int | None = None,
-        max_len_a: float = 50,
-        max_len_b: float = 2.0,
         bleu_tokenize: str = "13a",
-        decoding: dict | None = None,
+        decoding: dict,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.label_smoothing = label_smoothing
         self.val_generate_limit = val_generate_limit
-        self.decoding = (
-            DecodingOptions.from_config(decoding)
-            if decoding is not None
-            else greedy_options(max_len_a, max_len_b)
-        )
+        self.decoding = DecodingOptions.from_config(decoding)
         self.tgt_tokenizer = Tokenizer.from_state(self.tokenizer_states["tgt"])
         for stage in ("val", "test"):
             setattr(self, f"{stage}_loss", MeanMetric())
