@@ -10,10 +10,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.modules import LMDataModule, Seq2SeqDataModule
-from seqlab.data.tokenizers import PAD_ID
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.seq2seq import Seq2SeqModule
+from seqlab.networks import instantiate_net
 
 
 def build_datamodule(
@@ -34,16 +34,8 @@ def build_datamodule(
 
 
 def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Module:
-    """The pure nn.Module, sized from the fitted tokenizers."""
-    if model_cfg.family == "lm":
-        net = instantiate(model_cfg.net, vocab_size=tokenizers["text"].vocab_size)
-    else:
-        net = instantiate(
-            model_cfg.net,
-            src_vocab_size=tokenizers["src"].vocab_size,
-            tgt_vocab_size=tokenizers["tgt"].vocab_size,
-            pad_id=PAD_ID,
-        )
+    """The network for training: `instantiate_net`, compiled when `model.compile` is set."""
+    net = instantiate_net(model_cfg, tokenizers)
     if model_cfg.get("compile"):
         # In place: parameter names (and so checkpoints) stay those of the plain module.
         net.compile()

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 
 from seqlab.checkpoints import load_weights
@@ -29,6 +27,7 @@ from seqlab.errors import SeqlabError
 from seqlab.generation.driver import generate
 from seqlab.generation.options import DecodingOptions
 from seqlab.generation.steppers import is_seq2seq
+from seqlab.networks import instantiate_net
 
 OVERFLOW_POLICIES = ("truncate", "error")
 
@@ -45,24 +44,11 @@ def _warn(message: str) -> None:
     print(f"seqlab: warning: {message}", file=sys.stderr)
 
 
-def build_net(model_cfg: dict, tokenizers: dict[str, Tokenizer]) -> nn.Module:
-    """``seqlab.builders.build_net`` without importing Lightning (seconds of start-up per call)."""
-    net_cfg = OmegaConf.create(model_cfg["net"])
-    if model_cfg["family"] == "lm":
-        return instantiate(net_cfg, vocab_size=tokenizers["text"].vocab_size)
-    return instantiate(
-        net_cfg,
-        src_vocab_size=tokenizers["src"].vocab_size,
-        tgt_vocab_size=tokenizers["tgt"].vocab_size,
-        pad_id=PAD_ID,
-    )
-
-
 def load_model(ckpt: dict, path: str) -> tuple[nn.Module, dict[str, Tokenizer], dict]:
     """The network (eval mode, on CPU), tokenizers and run config stored in a checkpoint."""
     config = ckpt["seqlab"]["config"]
     tokenizers = {role: Tokenizer.from_state(s) for role, s in ckpt["seqlab"]["tokenizers"].items()}
-    net = build_net(config["model"], tokenizers)
+    net = instantiate_net(config["model"], tokenizers)
     load_weights(net, ckpt, path)
     return net.eval(), tokenizers, config
 
