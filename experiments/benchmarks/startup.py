@@ -1,0 +1,75 @@
+"""Start-up benchmark: seconds from the command to the first training step, and for `--help`.
+
+Baseline: `python -c "import torch"` started the same way (the floor any PyTorch CLI pays). Each
+command runs `--repeats` times, alternating, and the medians are reported with the ratio to the floor.
+
+    python experiments/benchmarks/startup.py [--repeats 3] [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+
+HERE = Path(__file__).resolve().parent
+
+
+class FirstStepStamp(L.Callback):
+    """Prints the wall-clock time when the first training batch starts, then stops the run."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        print(f"FIRST_STEP {time.time():.6f}", flush=True)
+        trainer.should_stop = True
+
+
+def run(cmd: list[str], env: dict, cwd: str) -> tuple[float, float | None]:
+    start = time.time()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=True)
+    stamps = [
+        float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("FIRST_STEP")
+    ]
+    return time.time() - start, (stamps[0] - start) if stamps else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
+    parser.add_argument("--data-dir", default=default)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "SEQLAB_DATA_DIR": args.data_dir, "SEQLAB_CACHE_DIR": f"{tmp}/cache",
+               "SEQLAB_LOG_DIR": f"{tmp}/outputs", "PYTHONPATH": str(HERE)}  # fmt: skip
+        first_step = ["+callbacks.first_step._target_=startup.FirstStepStamp", "test=false"]
+        commands = {
+            "import torch (floor)": ([sys.executable, "-c", "import torch"], False),
+            "seqlab-train --help": ([sys.executable, "-m", "seqlab.train", "--help"], False),
+            "first step, shakespeare_gpt": (
+                [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", *first_step], True),
+            "first step, default (SCAN GRU)": (
+                [sys.executable, "-m", "seqlab.train", *first_step], True),
+        }  # fmt: skip
+        for cmd, _ in commands.values():  # warm the data cache and the OS file cache
+            run(cmd, env, tmp)
+        results: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeats):
+            for name, (cmd, to_step) in commands.items():
+                total, step = run(cmd, env, tmp)
+                results[name].append(step if to_step else total)
+    floor = statistics.median(results["import torch (floor)"])
+    print(f"{'command':34s} {'median s':>9s} {'× floor':>8s}")
+    for name, values in results.items():
+        median = statistics.median(values)
+        print(f"{name:34s} {median:9.2f} {median / floor:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
