@@ -35,33 +35,52 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+def cli_env(data_root: Path, cache_dir: Path, log_dir: Path) -> dict[str, str]:
+    """Environment for an entry point under test: shared data, shared cache, its own outputs."""
+    return {
+        **os.environ,
+        "SEQLAB_DATA_DIR": str(data_root),
+        "SEQLAB_CACHE_DIR": str(cache_dir),
+        "SEQLAB_LOG_DIR": str(log_dir),
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+    }
+
+
+def run_entry(
+    module: str,
+    *args: str,
+    cwd: Path,
+    env: dict,
+    expect: int = 0,
+    stdin: str | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """Run `python -m seqlab.<module> args...`; a different exit code fails with its output."""
+    proc = subprocess.run(
+        [sys.executable, "-m", f"seqlab.{module}", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != expect:
+        raise AssertionError(
+            f"exit {proc.returncode} (expected {expect})\nSTDOUT:\n{proc.stdout[-4000:]}"
+            f"\nSTDERR:\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
 @pytest.fixture
 def run_cli(data_root, cache_dir, tmp_path):
     """Run a seqlab entry point the way a user does, in a temp dir; returns the finished process."""
+    env = cli_env(data_root, cache_dir, tmp_path / "outputs")
 
     def run(module: str, *overrides: str, expect: int = 0, timeout: int = 600):
-        env = {
-            **os.environ,
-            "SEQLAB_DATA_DIR": str(data_root),
-            "SEQLAB_CACHE_DIR": str(cache_dir),
-            "SEQLAB_LOG_DIR": str(tmp_path / "outputs"),
-            "WANDB_MODE": "offline",
-            "WANDB_SILENT": "true",
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", f"seqlab.{module}", *overrides],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != expect:
-            raise AssertionError(
-                f"exit {proc.returncode} (expected {expect})\nSTDOUT:\n{proc.stdout[-4000:]}"
-                f"\nSTDERR:\n{proc.stderr[-4000:]}"
-            )
-        return proc
+        return run_entry(module, *overrides, cwd=tmp_path, env=env, expect=expect, timeout=timeout)
 
     return run
 

@@ -10,38 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_folders
+from conftest import cli_env, run_entry, run_folders
 
 
 def _run(cwd: Path, env: dict, module: str, *args: str, expect: int = 0, stdin: str | None = None):
-    proc = subprocess.run(
-        [sys.executable, "-m", f"seqlab.{module}", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != expect:
-        raise AssertionError(
-            f"exit {proc.returncode} (expected {expect})\nSTDOUT:\n{proc.stdout[-3000:]}"
-            f"\nSTDERR:\n{proc.stderr[-3000:]}"
-        )
-    return proc
+    return run_entry(module, *args, cwd=cwd, env=env, expect=expect, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, data_root, cache_dir):
     tmp = tmp_path_factory.mktemp("generate")
-    env = {
-        **os.environ,
-        "SEQLAB_DATA_DIR": str(data_root),
-        "SEQLAB_CACHE_DIR": str(cache_dir),
-        "SEQLAB_LOG_DIR": str(tmp / "outputs"),
-        "WANDB_MODE": "offline",
-        "OMP_NUM_THREADS": "1",
-    }
+    env = {**cli_env(data_root, cache_dir, tmp / "outputs"), "OMP_NUM_THREADS": "1"}
     return tmp, env
 
 
