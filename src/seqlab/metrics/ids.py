@@ -1,4 +1,4 @@
-"""Metrics that sync across processes: exact match on token ids, and BLEU via sacreBLEU."""
+"""Exact match on token ids, up to the end-of-sequence token."""
 
 from __future__ import annotations
 
