@@ -32,6 +32,8 @@ NEEDS = {
     ("task", "lm"): ["data=tinyshakespeare", "model=gpt"],
     ("data", "tinyshakespeare"): ["task=lm", "model=gpt"],
     ("data", "hf_pairs"): ["data.hf.name=csv"],
+    ("data", "pairs_file"): ["data.path=pairs.tsv", "data.format=tsv"],
+    ("data", "text_file"): ["data.path=text.txt", "task=lm", "model=gpt"],
 }
 
 

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.data.readers import read_jsonl, read_lines, read_parallel, read_text, read_tsv_pairs
+from seqlab.data.readers import (
+    read_csv_pairs,
+    read_jsonl,
+    read_jsonl_pairs,
+    read_lines,
+    read_parallel,
+    read_text,
+    read_tsv_pairs,
+)
 from seqlab.errors import SeqlabError
 
 
@@ -125,3 +133,64 @@ def test_jsonl_bad_line_and_non_object(tmp_path: Path) -> None:
         read_jsonl(path)
     path.write_text('{"a": 1}\n{"a": 2}')
     assert read_jsonl(path) == [{"a": 1}, {"a": 2}]
+
+
+def test_tsv_header_names_columns(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("id\ten\tfr\n1\thi\tsalut\n")
+    assert read_tsv_pairs(path, src_col="fr", tgt_col="en", header=True) == [("salut", "hi")]
+    assert read_tsv_pairs(path, src_col=1, tgt_col=2, header=True) == [("hi", "salut")]
+    with pytest.raises(SeqlabError, match=r"pairs\.tsv:1: no column named 'de'.*id, en, fr"):
+        read_tsv_pairs(path, src_col="de", header=True)
+    with pytest.raises(SeqlabError, match="names a column, but the file has no header"):
+        read_tsv_pairs(path, src_col="en")
+
+
+def test_csv_quoting_header_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.csv"
+    path.write_text('src,tgt\n"a, b",c\n"multi\nline","say ""hi"""\n\n')
+    assert read_csv_pairs(path, header=True) == [("a, b", "c"), ("multi\nline", 'say "hi"')]
+    assert read_csv_pairs(path, src_col="tgt", tgt_col="src", header=True)[0] == ("c", "a, b")
+    path.write_text('a,b\n"x\ny",z\nonly one\n')
+    with pytest.raises(SeqlabError) as err:
+        read_csv_pairs(path)
+    assert str(err.value) == (
+        f"{path}:4: expected at least 2 comma-separated columns, found 1; "
+        "quote fields that contain commas"
+    )
+    for broken in ('a,b\n"x"y,z\n', 'a,b\n"unclosed,z\nc,d\n'):
+        path.write_text(broken)
+        with pytest.raises(SeqlabError, match=r"pairs\.csv:2: invalid CSV \(.+\); check the quot"):
+            read_csv_pairs(path)
+
+
+def test_jsonl_pairs_fields_and_extras(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        '{"q": ["Two", "sentences."], "a": 42, "task": "t1", "alts": ["forty-two"]}\n'
+        '{"q": "Why?", "a": "because", "task": 2, "alts": "because"}\n'
+    )
+    assert read_jsonl_pairs(path, "q", "a") == [("Two sentences.", "42"), ("Why?", "because")]
+    examples = read_jsonl_pairs(path, "q", "a", group_field="task", refs_field="alts")
+    assert examples == [
+        ("Two sentences.", "42", {"group": "t1", "refs": ["42", "forty-two"]}),
+        ("Why?", "because", {"group": "2", "refs": ["because"]}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line,problem",
+    [
+        ('{"source": "s"}', "missing field 'target'; set data.fields.tgt"),
+        ('{"source": "s", "target": {"x": 1}}', "field 'target' holds dict"),
+        ('{"source": "s", "target": null}', "field 'target' holds NoneType"),
+        ('{"source": "s", "target": "t"', "invalid JSON"),
+        ('["s", "t"]', "expected a JSON object"),
+    ],
+)
+def test_jsonl_pairs_bad_record_names_line(tmp_path: Path, line, problem) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"source": "s", "target": "t"}\n' + line + "\n")
+    with pytest.raises(SeqlabError) as err:
+        read_jsonl_pairs(path)
+    assert str(err.value).startswith(f"{path}:2: {problem}") and "\n" not in str(err.value)

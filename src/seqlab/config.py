@@ -86,6 +86,14 @@ class Data:
     errors: str = "strict"
     src_lang: str | None = None
     tgt_lang: str | None = None
+    file_langs: list[str] | None = None
+    targets: str | None = None
+    tasks: Any | None = None
+    task_names: Any | None = None
+    path: str | None = None
+    format: str | None = None
+    header: bool = False
+    fields: Any | None = None
     license: str | None = None
     url: str | None = None
     commercial_use: bool | None = None
@@ -137,7 +145,10 @@ TOP_LEVEL = {
 }
 CHOICES = {
     "tokenizer.kind": ("char", "word", "bpe"),
-    "data.reader": ("parallel", "tsv", "scan_file", "generator", "text", "hf"),
+    "data.reader": (
+        *("parallel", "tsv", "scan_file", "generator", "text", "hf"),
+        *("babi", "scitldr", "pairs_file"),
+    ),
     "data.errors": ("strict", "replace"),
     "task.kind": ("seq2seq", "lm"),
     "task.monitor_mode": ("min", "max"),
@@ -228,6 +239,7 @@ def validate(cfg: DictConfig) -> None:
             raise SeqlabError(
                 f"config key '{dotted}': {value!r} is not valid; choose one of {', '.join(choices)}"
             )
+    check_data_options(plain["data"])
     DecodingOptions.from_config(plain["decoding"])
     _check_target("model.net", plain["model"]["net"])
     for section in ("optimizer", "scheduler", "trainer"):
@@ -236,6 +248,13 @@ def validate(cfg: DictConfig) -> None:
     for group in ("logger", "callbacks"):
         for name, value in (plain.get(group) or {}).items():
             _check_target(f"{group}.{name}", value)
+
+
+def check_data_options(data: Mapping) -> None:
+    """Reader-specific data settings (languages, bAbI tasks, file format), before reading files."""
+    from seqlab.data.datasets import check_options
+
+    check_options(data)
 
 
 def check_compatible(plain: Mapping) -> None:

@@ -46,6 +46,26 @@ def _clean(texts: list[str], cleaning: Mapping) -> list[str]:
     )
 
 
+def _eval_texts(examples: list, src: list[str], tgt: list[str], cleaning: Mapping) -> dict:
+    """Cleaned sources and targets of an evaluation split, with the examples' extras.
+
+    Adds "group" (one label per example, None where an example has none) when any example has a
+    group, and "refs" (a list of cleaned references per example, `[target]` where an example has
+    none) when any example has references.
+    """
+    texts: dict[str, list] = {"src": src, "tgt": tgt}
+    extras = [x[2] if len(x) > 2 else {} for x in examples]
+    if any(e.get("group") is not None for e in extras):
+        texts["group"] = [e.get("group") for e in extras]
+    if any(e.get("refs") for e in extras):
+        flat = iter(_clean([r for e in extras for r in e.get("refs") or ()], cleaning))
+        texts["refs"] = [
+            [next(flat) for _ in e["refs"]] if e.get("refs") else [t]
+            for e, t in zip(extras, tgt, strict=True)
+        ]
+    return texts
+
+
 def _fit_or_reuse(role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | None) -> Tokenizer:
     if fixed is not None:
         return Tokenizer.from_state(fixed[role])
@@ -56,7 +76,7 @@ def _fit_or_reuse(role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | N
 
 def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
     cleaned = {
-        name: (_clean([s for s, _ in pairs], cleaning), _clean([t for _, t in pairs], cleaning))
+        name: (_clean([x[0] for x in pairs], cleaning), _clean([x[1] for x in pairs], cleaning))
         for name, pairs in splits.items()
     }
     src_train, tgt_train = cleaned["train"]
@@ -68,6 +88,7 @@ def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: 
         toks["tgt"] = _fit_or_reuse("tgt", tgt_train, tok_cfg, fixed)
     counts, max_len, min_len = {}, cleaning.get("max_len"), cleaning.get("min_len", 1)
     for name, (src, tgt) in cleaned.items():
+        examples = splits[name]  # (source, target[, extra]) as read, for the extras
         src_ids, tgt_ids = toks["src"].encode_batch(src), toks["tgt"].encode_batch(tgt)
         src_flat, src_off = pack(src_ids)
         tgt_flat, tgt_off = pack(tgt_ids)
@@ -85,13 +106,14 @@ def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: 
             src_flat, src_off = pack([src_ids[i] for i in idx])
             tgt_flat, tgt_off = pack([tgt_ids[i] for i in idx])
             src, tgt = [src[i] for i in idx], [tgt[i] for i in idx]
+            examples = [examples[i] for i in idx]
         counts[f"{name}_examples"] = len(src_off) - 1
         writer.array(f"{name}.src", src_flat)
         writer.array(f"{name}.src_off", src_off)
         writer.array(f"{name}.tgt", tgt_flat)
         writer.array(f"{name}.tgt_off", tgt_off)
         if name != "train":  # references and sources for metrics and sample logs
-            writer.json(f"{name}.text", {"src": src, "tgt": tgt})
+            writer.json(f"{name}.text", _eval_texts(examples, src, tgt, cleaning))
     return toks, counts
 
 

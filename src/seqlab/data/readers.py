@@ -8,6 +8,8 @@ the file at the right place instead of reading a traceback.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -119,40 +121,68 @@ def read_parallel(
     return list(zip(src, tgt, strict=True))
 
 
+def _column(path: str | Path, col: int | str, names: list[str] | None, role: str) -> int:
+    """Zero-based index of a column given by number or, when the file has a header, by name."""
+    if isinstance(col, int) and not isinstance(col, bool):
+        if col < 0:
+            raise SeqlabError(f"data.columns.{role} must be >= 0, got {col}")
+        return col
+    if not isinstance(col, str):
+        raise SeqlabError(f"data.columns.{role}: expected a column number or name, got {col!r}")
+    if names is None:
+        raise SeqlabError(
+            f"data.columns.{role}={col!r} names a column, but the file has no header; "
+            "set data.header=true or give the column number (0 = first)"
+        )
+    if col not in names:
+        raise SeqlabError(
+            f"{path}:1: no column named {col!r} in the header; choose one of {', '.join(names)}"
+        )
+    return names.index(col)
+
+
 def read_tsv_pairs(
     path: str | Path,
-    src_col: int = 0,
-    tgt_col: int = 1,
+    src_col: int | str = 0,
+    tgt_col: int | str = 1,
     delimiter: str = "\t",
     errors: str = "strict",
+    header: bool = False,
 ) -> list[tuple[str, str]]:
     """Read `(source, target)` pairs from two columns of a delimited file (e.g. Tatoeba exports).
 
     Columns beyond those requested are ignored, so attribution columns do no harm. Trailing blank
-    lines are ignored; a blank line elsewhere is an error like any other short line.
+    lines are ignored; a blank line elsewhere is an error like any other short line. Fields are split
+    on the delimiter only: quotes are text, as in Tatoeba sentences (see `read_csv_pairs` for CSV).
 
     Args:
         path: File to read.
-        src_col: Zero-based index of the source column.
-        tgt_col: Zero-based index of the target column.
+        src_col: Zero-based index of the source column, or its name when `header` is true.
+        tgt_col: Zero-based index of the target column, or its name when `header` is true.
         delimiter: Column separator.
         errors: "strict" or "replace", as for `read_lines`.
+        header: The first line names the columns and is not an example.
 
     Returns:
         Pairs in file order.
 
     Raises:
-        SeqlabError: unreadable file, or a line with too few columns (names the line).
+        SeqlabError: unreadable file, an unknown column, or a line with too few columns (names the
+            line).
     """
-    if src_col < 0 or tgt_col < 0:
+    if any(isinstance(c, int) and not isinstance(c, bool) and c < 0 for c in (src_col, tgt_col)):
         raise SeqlabError(f"data columns must be >= 0, got src_col={src_col}, tgt_col={tgt_col}")
     lines = read_lines(path, errors)
     while lines and not lines[-1].strip():
         lines.pop()
+    names = lines[0].split(delimiter) if header and lines else None
+    src_col, tgt_col = _column(path, src_col, names, "src"), _column(path, tgt_col, names, "tgt")
     need = max(src_col, tgt_col) + 1
     sep_name = "tab" if delimiter == "\t" else repr(delimiter)
     pairs: list[tuple[str, str]] = []
     for lineno, line in enumerate(lines, start=1):
+        if lineno == 1 and header:
+            continue
         cols = line.split(delimiter)
         if len(cols) < need:
             raise SeqlabError(
@@ -160,6 +190,60 @@ def read_tsv_pairs(
                 f"found {len(cols)}"
             )
         pairs.append((cols[src_col], cols[tgt_col]))
+    return pairs
+
+
+def read_csv_pairs(
+    path: str | Path,
+    src_col: int | str = 0,
+    tgt_col: int | str = 1,
+    errors: str = "strict",
+    header: bool = False,
+) -> list[tuple[str, str]]:
+    """Read `(source, target)` pairs from two columns of a CSV file (RFC 4180 quoting).
+
+    Quoted fields may hold commas, quotes (doubled) and newlines; broken quoting (an unclosed quote,
+    text after a closing quote) is an error rather than a silently merged row. Blank lines at the end
+    are ignored; a blank line elsewhere is a row with too few columns.
+
+    Args:
+        path: File to read.
+        src_col: Zero-based index of the source column, or its name when `header` is true.
+        tgt_col: Zero-based index of the target column, or its name when `header` is true.
+        errors: "strict" or "replace", as for `read_lines`.
+        header: The first row names the columns and is not an example.
+
+    Returns:
+        Pairs in file order.
+
+    Raises:
+        SeqlabError: unreadable file, broken quoting, an unknown column, or a row with too few
+            columns (names the line the row starts on).
+    """
+    lines = _decode(Path(path), errors).split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    rows = csv.reader(io.StringIO("\n".join(lines), newline=""), strict=True)
+    pairs: list[tuple[str, str]] = []
+    start = 1  # line on which the current row starts (a quoted field may span lines)
+    try:
+        names = next(rows, []) if header else None
+        start = rows.line_num + 1
+        src, tgt = _column(path, src_col, names, "src"), _column(path, tgt_col, names, "tgt")
+        need = max(src, tgt) + 1
+        for row in rows:
+            if len(row) < need:
+                raise SeqlabError(
+                    f"{path}:{start}: expected at least {need} comma-separated columns, "
+                    f"found {len(row)}; quote fields that contain commas"
+                )
+            pairs.append((row[src], row[tgt]))
+            start = rows.line_num + 1
+    except csv.Error as exc:
+        raise SeqlabError(
+            f"{path}:{start}: invalid CSV ({' '.join(str(exc).split())}); "
+            "check the quoting of this row"
+        ) from None
     return pairs
 
 
@@ -198,3 +282,80 @@ def read_jsonl(path: str | Path, errors: str = "strict") -> list[dict[str, Any]]
             )
         records.append(record)
     return records
+
+
+def _field_text(path: str | Path, lineno: int, record: dict, field: str, role: str) -> str:
+    """One text field of a JSON record: a string, a number, or a list of strings joined by spaces."""
+    if field not in record:
+        keys = ", ".join(sorted(record)) or "none"
+        raise SeqlabError(
+            f"{path}:{lineno}: missing field {field!r}; set data.fields.{role} to a field every "
+            f"record has (this one has: {keys})"
+        )
+    value = record[field]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    raise SeqlabError(
+        f"{path}:{lineno}: field {field!r} holds {type(value).__name__} {json.dumps(value)[:40]}; "
+        "expected text (a string, a number or a list of strings)"
+    )
+
+
+def read_jsonl_pairs(
+    path: str | Path,
+    src_field: str = "source",
+    tgt_field: str = "target",
+    errors: str = "strict",
+    group_field: str | None = None,
+    refs_field: str | None = None,
+) -> list[tuple]:
+    """Read examples from two fields of each record of a JSON Lines file.
+
+    A text field may be a string, a number, or a list of strings (joined with spaces, e.g. the
+    sentences of a document). Optional fields add extras: a group label (reported per group by the
+    metrics) and a list of references for multi-reference metrics.
+
+    Args:
+        path: File to read.
+        src_field: Field holding the source text.
+        tgt_field: Field holding the target text.
+        errors: "strict" or "replace", as for `read_lines`.
+        group_field: Field holding a group label (e.g. a task or domain), or None.
+        refs_field: Field holding a list of reference texts (or one text), or None. The target is
+            added as the first reference when the list does not contain it.
+
+    Returns:
+        `(source, target)` pairs, or `(source, target, extra)` triples when a group or references
+        field is set, where `extra` has "group" (str) and/or "refs" (list[str]).
+
+    Raises:
+        SeqlabError: unreadable file, invalid JSON, or a record with a missing or non-text field
+            (names the line).
+    """
+    examples: list[tuple] = []
+    for lineno, record in enumerate(read_jsonl(path, errors), start=1):
+        src = _field_text(path, lineno, record, src_field, "src")
+        tgt = _field_text(path, lineno, record, tgt_field, "tgt")
+        if group_field is None and refs_field is None:
+            examples.append((src, tgt))
+            continue
+        extra: dict[str, Any] = {}
+        if group_field is not None:
+            extra["group"] = _field_text(path, lineno, record, group_field, "group")
+        if refs_field is not None:
+            refs = record.get(refs_field)
+            if isinstance(refs, str):
+                refs = [refs]
+            if not (isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs)):
+                raise SeqlabError(
+                    f"{path}:{lineno}: field {refs_field!r} must be a non-empty list of strings "
+                    f"(the references), found {json.dumps(refs)[:40]}; fix the record or "
+                    "set data.fields.refs=null"
+                )
+            extra["refs"] = refs if tgt in refs else [tgt, *refs]
+        examples.append((src, tgt, extra))
+    return examples
