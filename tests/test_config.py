@@ -87,7 +87,10 @@ def test_size_applies_to_every_architecture(size, model):
         (["model.net.hidden_size=1.5"], "expected an integer"),
         (["tokenizer.kind=sentencepiece"], "choose one of char, word, bpe"),
         (["task=lm"], "cannot run on model family 'seq2seq'"),
-        (["model=gpt"], "cannot run on model family 'lm'"),
+        (["data=tinyshakespeare", "tokenizer=char", "task=qa"], "needs pairs data"),
+        (["task.metrics=[bleu,meteor]"], "unknown metric 'meteor'"),
+        (["task=denoise", "task.noise.mask=2"], "task.noise.mask"),
+        (["model=gpt", "tokenizer.shared_vocab=false"], "tokenizer.shared_vocab=true"),
         (["task=lm", "model=gpt"], "needs text data, but dataset 'scan' gives pairs"),
     ],
 )

@@ -62,6 +62,6 @@ def test_lm_datamodule_windows(data_root, cache_dir):
     dm.prepare_data()
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (12, 64) and torch.equal(x[:, 1:], y[:, :-1])
-    assert dm.tokenizer.vocab_size == 65 + 5  # 65 characters + 5 special tokens
+    assert dm.tokenizer.vocab_size == 65 + 6  # 65 characters + 6 special tokens
     val = dm.val_dataloader()
     assert sum(b[0].numel() for b in val) == (len(dm.entry.array("val.ids")) - 1) // 64 * 64

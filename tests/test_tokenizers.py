@@ -6,6 +6,7 @@ import pytest
 from seqlab.data.tokenizers import (
     BOS_ID,
     EOS_ID,
+    MASK_ID,
     PAD_ID,
     SEP_ID,
     UNK_ID,
@@ -22,8 +23,8 @@ TEXTS = ["the cat sat on the mat.", "a dog ran", "First Citizen:\nBefore we proc
 def test_special_tokens_have_fixed_ids(kind):
     tok = fit_tokenizer(TEXTS, kind, vocab_size=300 if kind == "bpe" else None)
     vocab = tok.hf.get_vocab()
-    assert [vocab[t] for t in ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>")] == [
-        PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID,
+    assert [vocab[t] for t in ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")] == [
+        PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID,
     ]  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def test_word_vocab_cap_and_min_freq():
     tok = fit_tokenizer(["a a a b b c"], "word", min_freq=2)
     assert tok.encode("c").tolist() == [UNK_ID] and UNK_ID not in tok.encode("a b").tolist()
     capped = fit_tokenizer(["a a a b b c"], "word", vocab_size=1)
-    assert capped.vocab_size == 6 and capped.encode("b").tolist() == [UNK_ID]
+    assert capped.vocab_size == 7 and capped.encode("b").tolist() == [UNK_ID]
 
 
 def test_bpe_handles_unseen_scripts_without_unk():

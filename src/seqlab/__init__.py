@@ -2,5 +2,5 @@
 
 from seqlab.errors import SeqlabError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["SeqlabError", "__version__"]

@@ -9,9 +9,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.checkpoints import load_checkpoint, load_weights
 from seqlab.data.modules import LMDataModule, Seq2SeqDataModule
+from seqlab.data.noise import Noise
+from seqlab.data.prepare import LAYOUTS
+from seqlab.data.tokenizers import Tokenizer
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.lm import LanguageModelModule
+from seqlab.lit.prefix_lm import PrefixLMModule
 from seqlab.lit.seq2seq import Seq2SeqModule
 from seqlab.networks import instantiate_net
 
@@ -27,10 +32,18 @@ def build_datamodule(
         cache_dir=cfg.paths.cache_dir,
         seed=cfg.seed,
         fixed_tokenizers=fixed_tokenizers,
+        layout=LAYOUTS[cfg.task.kind],
     )
     if cfg.task.kind == "lm":
         return LMDataModule(block_size=cfg.task.block_size, **kwargs)
-    return Seq2SeqDataModule(**kwargs)
+    prefix = cfg.model.family == "lm"
+    return Seq2SeqDataModule(
+        noise=Noise.from_config(cfg.task.get("noise")) if cfg.task.kind == "denoise" else None,
+        prefix=prefix,
+        prefix_block_size=cfg.task.get("block_size") if prefix else None,
+        max_src_len=cfg.task.get("max_src_len"),
+        **kwargs,
+    )
 
 
 def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Module:
@@ -55,9 +68,11 @@ def build_module(
     )
     if cfg.task.kind == "lm":
         return LanguageModelModule(**common)
-    return Seq2SeqModule(
+    module_type = PrefixLMModule if cfg.model.family == "lm" else Seq2SeqModule
+    return module_type(
         label_smoothing=cfg.task.label_smoothing,
         val_generate_limit=cfg.task.val_generate_limit,
+        metrics=list(cfg.task.get("metrics") or ["exact_match", "bleu"]),
         decoding=OmegaConf.to_container(cfg.decoding, resolve=True),
         bleu_tokenize=cfg.task.bleu_tokenize,
         **common,
@@ -74,3 +89,14 @@ def count_parameters(net: torch.nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in net.parameters())
     embedding = sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Embedding))
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
+
+
+def load_module(path: str) -> SeqlabModule:
+    """A trained LightningModule from a checkpoint alone (eval mode, CPU), for use from Python:
+    ``load_module(ckpt).encode(texts)`` gives a denoising autoencoder's latent vectors."""
+    ckpt = load_checkpoint(path)
+    states = ckpt["seqlab"]["tokenizers"]
+    cfg = OmegaConf.create(ckpt["seqlab"]["config"])
+    net = instantiate_net(cfg.model, {role: Tokenizer.from_state(s) for role, s in states.items()})
+    load_weights(net, ckpt, path)
+    return build_module(cfg, states, net, ckpt["seqlab"].get("run_id")).eval()

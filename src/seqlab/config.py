@@ -109,7 +109,10 @@ class Task:
     block_size: int | None = None
     label_smoothing: float = 0.0
     val_generate_limit: int | None = None
-    bleu_tokenize: str = "13a"
+    bleu_tokenize: str = "auto"
+    metrics: list[str] = dataclasses.field(default_factory=list)
+    max_src_len: int | None = None
+    noise: dict[str, float] | None = None
 
 
 @dataclasses.dataclass
@@ -150,13 +153,19 @@ CHOICES = {
         *("babi", "scitldr", "pairs_file"),
     ),
     "data.errors": ("strict", "replace"),
-    "task.kind": ("seq2seq", "lm"),
+    "task.kind": ("seq2seq", "lm", "denoise"),
     "task.monitor_mode": ("min", "max"),
     "model.family": ("seq2seq", "lm"),
     "decoding.strategy": ("greedy", "sample", "beam"),
 }
-# task.kind → model families that can run it, and the data format it needs.
-COMPATIBLE = {"seq2seq": (("seq2seq",), "pairs"), "lm": (("lm",), "text")}
+# task.kind → model families that can run it (decoder-only models run seq2seq tasks as prefix LM),
+# and the data formats it reads (denoising pairs each text line, or each pair's target, with itself).
+COMPATIBLE = {
+    "lm": (("lm",), ("text",)),
+    "seq2seq": (("seq2seq", "lm"), ("pairs",)),
+    "denoise": (("seq2seq", "lm"), ("text", "pairs")),
+}
+TASK_METRICS = ("exact_match", "bleu", "chrf", "rouge", "qa_f1", "exact_match_text")
 
 
 def _one_line(e: OmegaConfBaseException) -> str:
@@ -215,7 +224,10 @@ def _check_target(section: str, value: Mapping) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise SeqlabError (one line) for the first problem in a composed train config."""
     check_compatible(
-        {k: OmegaConf.to_container(cfg[k], resolve=False) for k in ("task", "model", "data")}
+        {
+            k: OmegaConf.to_container(cfg[k], resolve=False)
+            for k in ("task", "model", "data", "tokenizer")
+        }
     )
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -262,9 +274,11 @@ def check_compatible(plain: Mapping) -> None:
     from seqlab.data.datasets import reader_format
 
     kind, family = plain["task"]["kind"], plain["model"]["family"]
-    families, data_format = COMPATIBLE[kind]
+    if kind not in COMPATIBLE:
+        return  # reported with the valid choices by the schema checks
+    families, formats = COMPATIBLE[kind]
     works = "; ".join(
-        f"task.kind={k} runs on model.family={'/'.join(f)} with {d} data"
+        f"task.kind={k} runs on model.family={'/'.join(f)} with {'/'.join(d)} data"
         for k, (f, d) in COMPATIBLE.items()
     )
     if family not in families:
@@ -272,10 +286,24 @@ def check_compatible(plain: Mapping) -> None:
             f"task '{plain['task']['name']}' ({kind}) cannot run on model family '{family}'; {works}"
         )
     fmt = reader_format(plain["data"])
-    if fmt != data_format:
+    if fmt not in formats:
         raise SeqlabError(
-            f"task '{plain['task']['name']}' ({kind}) needs {data_format} data, but dataset "
+            f"task '{plain['task']['name']}' ({kind}) needs {'/'.join(formats)} data, but dataset "
             f"'{plain['data']['name']}' gives {fmt}; {works}"
+        )
+    unknown = sorted(set(plain["task"].get("metrics") or ()) - set(TASK_METRICS))
+    if unknown:
+        raise SeqlabError(
+            f"config key 'task.metrics': unknown metric {unknown[0]!r}; valid: {', '.join(TASK_METRICS)}"
+        )
+    if kind == "denoise":
+        from seqlab.data.noise import Noise
+
+        Noise.from_config(plain["task"].get("noise"))
+    if family == "lm" and kind != "lm" and not plain.get("tokenizer", {}).get("shared_vocab", True):
+        raise SeqlabError(
+            "decoder-only models read source and target with one vocabulary; set "
+            "tokenizer.shared_vocab=true or use an encoder–decoder model"
         )
 
 

@@ -50,6 +50,7 @@ def evaluate(cfg: DictConfig) -> dict:
         "split": cfg.split,
         "data": trained.data.name,
         "metrics": {k: float(v) for k, v in sorted(metrics.items())},
+        "metric_signatures": getattr(module, "metric_signatures", None) or None,
         "parameters": count_parameters(net),
         "wall_time_s": round(time.time() - started, 2),
     }

@@ -20,7 +20,9 @@ def instantiate_net(model_cfg: Mapping[str, Any], tokenizers: Mapping[str, Any])
     """The pure nn.Module described by `model.net`, sized from the fitted tokenizers."""
     net_cfg = OmegaConf.create(dict(model_cfg["net"]))
     if model_cfg["family"] == "lm":
-        return instantiate(net_cfg, vocab_size=tokenizers["text"].vocab_size)
+        # A prefix LM (seq2seq task on a decoder-only model) reads one shared vocabulary.
+        text = tokenizers["text"] if "text" in tokenizers else tokenizers["tgt"]
+        return instantiate(net_cfg, vocab_size=text.vocab_size)
     return instantiate(
         net_cfg,
         src_vocab_size=tokenizers["src"].vocab_size,

@@ -17,8 +17,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.builders import build_net, count_parameters
+from seqlab.data.prepare import LAYOUTS
 from seqlab.planning.architectures import forward_cost, generation_flops
-from seqlab.planning.data import data_stats, lm_batches, pair_batches
+from seqlab.planning.data import data_stats, lm_batches, pair_batches, prefix_batches
 from seqlab.planning.hardware import accelerator, peak_flops, precision, strategy_name, world_size
 from seqlab.planning.memory import memory_per_device, optimizer_states
 from seqlab.planning.settings import PlanSettings
@@ -95,9 +96,11 @@ def make_plan(cfg: DictConfig, fixed_tokenizers: dict | None = None) -> dict[str
     settings = plan_settings(cfg)
     plain = {k: _plain(cfg[k]) for k in ("data", "tokenizer")}
     plain["paths"] = {k: cfg.paths[k] for k in ("data_dir", "cache_dir")}
-    stats = data_stats(plain, settings, fixed_tokenizers)
-    lm = cfg.task.kind == "lm"
-    vocab = stats.vocab["text"] if lm else (stats.vocab["src"], stats.vocab["tgt"])
+    stats = data_stats(plain, settings, fixed_tokenizers, LAYOUTS[cfg.task.kind])
+    stream = cfg.task.kind == "lm"  # token windows; otherwise pairs
+    lm = cfg.model.family == "lm"  # decoder-only: pairs run as prefix LM
+    one_vocab = stats.vocab["text"] if stream else stats.vocab["tgt"]
+    vocab = one_vocab if lm else (stats.vocab["src"], stats.vocab["tgt"])
     net, loader, optimizer = _plain(cfg.model.net), _plain(cfg.loader), _plain(cfg.get("optimizer"))
     model = str(net["_target_"]).rsplit(".", 1)[-1]
     # Only the keys the plan reads: others (default_root_dir) may need Hydra's resolvers.
@@ -106,10 +109,12 @@ def make_plan(cfg: DictConfig, fixed_tokenizers: dict | None = None) -> dict[str
     device, strategy = accelerator(trainer), strategy_name(trainer)
     prec_name, prec = precision(trainer.get("precision", "32-true"))
 
-    if lm:
+    if stream:
         batches = lm_batches(stats, loader["batch_size"], cfg.task.block_size)
     else:
         batches = pair_batches(stats, loader, world, cfg.seed, settings.assumed_length)
+        if lm:
+            batches = prefix_batches(batches, cfg.task.get("block_size"))
     shapes, tgt_tokens = batches.shapes, batches.tgt_tokens
     cost = forward_cost(net, vocab, shapes, cpu=device == "cpu")
     train_flops = 3.0 * np.asarray(cost.flops)  # forward + backward (2x) of every batch

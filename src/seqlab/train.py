@@ -77,6 +77,8 @@ def train(cfg: DictConfig) -> float | None:
     )
     if trainer.is_global_zero:
         results["plan"] = plan
+        if getattr(module, "metric_signatures", None):  # sacreBLEU's: how BLEU/chrF were computed
+            results["metric_signatures"] = module.metric_signatures
         run.write_results(results)
         write_model_card(run.path, module.run_config, results)
         print_summary(results, getattr(module, "samples", None))

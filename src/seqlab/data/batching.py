@@ -107,12 +107,19 @@ class PairsDataset(torch.utils.data.Dataset):
         return i, self.src[s[i] : s[i + 1]], self.tgt[t[i] : t[i + 1]]
 
 
-def collate_pairs(items: list[tuple[int, np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
+def collate_pairs(
+    items: list[tuple[int, np.ndarray, np.ndarray]], max_src_len: int | None = None
+) -> dict[str, torch.Tensor]:
     """Pad a batch: src = ids + eos, tgt = bos + ids + eos; pad id fills the rest.
+
+    Args:
+        max_src_len: keep at most the first this many source tokens (None = all).
 
     Returns:
         src (B, S), tgt (B, T) long tensors, src_lengths / tgt_lengths (B,) and the example index (B,).
     """
+    if max_src_len is not None:
+        items = [(i, s[:max_src_len], t) for i, s, t in items]
     src_lens = np.array([len(s) + 1 for _, s, _ in items])
     tgt_lens = np.array([len(t) + 2 for _, _, t in items])
     src = np.full((len(items), src_lens.max()), PAD_ID, dtype=np.int64)

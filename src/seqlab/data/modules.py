@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -16,8 +18,12 @@ from seqlab.data.batching import (
     collate_pairs,
 )
 from seqlab.data.cache import CacheEntry
+from seqlab.data.noise import EpochTaggedBatchSampler, Noise, NoisySources, sentence_end_ids
+from seqlab.data.prefix import collate_prefix, count_truncated
 from seqlab.data.prepare import prepare
 from seqlab.data.tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
 
 
 class _CachedData(L.LightningDataModule):
@@ -32,11 +38,12 @@ class _CachedData(L.LightningDataModule):
         cache_dir: str | Path,
         seed: int = 0,
         fixed_tokenizers: dict | None = None,
+        layout: str = "auto",
     ):
         super().__init__()
         self.data_cfg, self.tok_cfg, self.loader_cfg = data, tokenizer, loader
         self.data_dir, self.cache_dir, self.seed = data_dir, cache_dir, seed
-        self.fixed_tokenizers = fixed_tokenizers
+        self.fixed_tokenizers, self.layout = fixed_tokenizers, layout
         self.entry: CacheEntry | None = None
         self.tokenizers: dict[str, Tokenizer] = {}
 
@@ -49,7 +56,12 @@ class _CachedData(L.LightningDataModule):
     def _load(self) -> None:
         if self.entry is None:
             self.entry, self.tokenizers = prepare(
-                self.data_cfg, self.tok_cfg, self.data_dir, self.cache_dir, self.fixed_tokenizers
+                self.data_cfg,
+                self.tok_cfg,
+                self.data_dir,
+                self.cache_dir,
+                self.fixed_tokenizers,
+                layout=self.layout,
             )
 
     def tokenizer_states(self) -> dict:
@@ -96,28 +108,81 @@ class LMDataModule(_CachedData):
 
 
 class Seq2SeqDataModule(_CachedData):
-    """(source, target) pairs batched from length buckets under a token budget."""
+    """(source, target) pairs batched from length buckets under a token budget.
 
-    def dataset(self, split: str) -> PairsDataset:
+    Args:
+        noise: denoising: noise drawn on every source (fresh per training epoch, fixed for
+            evaluation), None = the pairs as they are.
+        prefix_block_size: decoder-only models: batches also carry the prefix-LM view
+            (``source <sep> target``) cut to this context; None = encoder–decoder batches only.
+        prefix: build the prefix-LM view at all.
+        max_src_len: encoder–decoders: keep at most the first this many source tokens.
+    """
+
+    def __init__(
+        self,
+        *args,
+        noise: Noise | None = None,
+        prefix: bool = False,
+        prefix_block_size: int | None = None,
+        max_src_len: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.noise = noise if noise is not None and noise.active else None
+        self.max_src_len = max_src_len
+        self.prefix, self.prefix_block_size = prefix, prefix_block_size
+        self._warned = False
+
+    def dataset(self, split: str) -> PairsDataset | NoisySources:
         self._load()
         e = self.entry
-        return PairsDataset(
+        pairs = PairsDataset(
             e.array(f"{split}.src"), e.array(f"{split}.src_off"),
             e.array(f"{split}.tgt"), e.array(f"{split}.tgt_off"),
         )  # fmt: skip
+        if self.noise is None:
+            return pairs
+        ends = sentence_end_ids(self.tokenizers["src"])
+        return NoisySources(pairs, self.noise, self.seed, ends)
 
     def texts(self, split: str) -> dict[str, list[str]]:
         """Cleaned source and reference texts of an evaluation split, in dataset order."""
         self._load()
         return self.entry.json(f"{split}.text")
 
+    def longest(self, split: str) -> tuple[int, int]:
+        """(source, target) tokens of the longest batch rows of a split, specials included."""
+        ds = self.dataset(split)
+        src = int(ds.src_lens.max(initial=0))
+        if self.max_src_len is not None:
+            src = min(src, self.max_src_len)
+        return src + 1, int(ds.tgt_lens.max(initial=0)) + 2
+
     def _pairs_loader(self, split: str, shuffle: bool) -> DataLoader:
         ds, cfg = self.dataset(split), self.loader_cfg
         batch = cfg["batch_size"] if shuffle else cfg.get("eval_batch_size") or cfg["batch_size"]
-        sampler = BucketBatchSampler(
+        # Training noise changes every epoch: the sampler tells the dataset which epoch it is.
+        sampler_type = EpochTaggedBatchSampler if shuffle and self.noise else BucketBatchSampler
+        sampler = sampler_type(
             ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle, seed=self.seed
         )
-        return self._loader(dataset=ds, batch_sampler=sampler, collate_fn=collate_pairs)
+        collate = partial(collate_pairs, max_src_len=self.max_src_len)
+        if self.prefix:
+            collate = partial(collate_prefix, block_size=self.prefix_block_size)
+            if shuffle:
+                self._warn_truncation(ds)
+        return self._loader(dataset=ds, batch_sampler=sampler, collate_fn=collate)
+
+    def _warn_truncation(self, ds) -> None:
+        cut = count_truncated(ds.src_lens, ds.tgt_lens, self.prefix_block_size)
+        if cut and not self._warned:
+            log.warning(
+                "%d of %d training pairs exceed task.block_size=%d as source <sep> target; their "
+                "sources are cut from the left (raise task.block_size to keep them whole)",
+                cut, len(ds), self.prefix_block_size,
+            )  # fmt: skip
+            self._warned = True
 
     def train_dataloader(self) -> DataLoader:
         return self._pairs_loader("train", shuffle=True)

@@ -28,13 +28,36 @@ def _plain(cfg) -> dict:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
-def cache_key(data_cfg: Mapping, tok_cfg: Mapping, data_root: Path, fixed: dict | None) -> str:
-    """Fingerprint of file contents, data + tokenizer config and any fixed (checkpoint) tokenizer."""
+# task.kind → how a dataset's examples are laid out for it: one token stream (LM), the dataset's
+# (source, target) pairs, or each text line paired with itself (denoising: the source is noised later).
+LAYOUTS = {"lm": "stream", "seq2seq": "pairs", "denoise": "lines"}
+
+
+def cache_key(
+    data_cfg: Mapping, tok_cfg: Mapping, data_root: Path, fixed: dict | None, layout: str = "auto"
+) -> str:
+    """Fingerprint of file contents, data + tokenizer config, layout and any fixed tokenizer."""
     files = {}
     for rel in split_files(data_cfg):
         path = data_root / rel
         files[rel] = file_sha256(path) if path.is_file() else "missing"
-    return f"{data_cfg['name']}-{fingerprint(__version__, data_cfg, tok_cfg, files, fixed)}"
+    digest = fingerprint(__version__, data_cfg, tok_cfg, files, fixed, layout)
+    return f"{data_cfg['name']}-{digest}"
+
+
+def stored_format(data_cfg: Mapping, layout: str = "auto") -> str:
+    """'text' or 'pairs': what the cache entry holds for this dataset under ``layout``."""
+    return "pairs" if layout == "lines" else reader_format(data_cfg)
+
+
+def as_line_pairs(splits: dict, fmt: str) -> dict:
+    """Each non-blank line of a text split as (line, line); pairs keep their target side."""
+    if fmt == "text":
+        return {
+            name: [(line, line) for line in text.split("\n") if line.strip()]
+            for name, text in splits.items()
+        }
+    return {name: [(ex[1], ex[1]) for ex in pairs] for name, pairs in splits.items()}
 
 
 def _clean(texts: list[str], cleaning: Mapping) -> list[str]:
@@ -137,21 +160,26 @@ def prepare(
     data_root: str | Path,
     cache_dir: str | Path,
     fixed_tokenizers: dict | None = None,
+    layout: str = "auto",
 ) -> tuple[CacheEntry, dict[str, Tokenizer]]:
     """Build (or reuse) the cache entry for a dataset and return it with its tokenizers.
 
     Args:
         fixed_tokenizers: tokenizer states from a checkpoint, used instead of fitting new ones.
+        layout: "auto" (the reader's format), or one of LAYOUTS' values ("lines" turns text into
+            (line, line) pairs).
     """
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
-    key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers)
+    key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout)
     entry = lookup(Path(cache_dir).expanduser(), key)
     if entry is None:
         start = time.perf_counter()
         splits = load_splits(data_cfg, data_root)
+        if layout == "lines":
+            splits = as_line_pairs(splits, reader_format(data_cfg))
         writer = CacheWriter(Path(cache_dir).expanduser(), key)
-        write = _write_text if reader_format(data_cfg) == "text" else _write_pairs
+        write = _write_text if stored_format(data_cfg, layout) == "text" else _write_pairs
         toks, counts = write(
             writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed_tokenizers
         )

@@ -1,6 +1,6 @@
 """Tokenizers built on HF `tokenizers`, fitted on the train split and stored as JSON.
 
-Every tokenizer shares the same five special tokens at fixed ids, so models, collation and decoding can
+Every tokenizer shares the same six special tokens at fixed ids, so models, collation and decoding can
 rely on them without looking them up. JSON (not pickle) keeps checkpoints loadable with
 `torch.load(weights_only=True)`.
 """
@@ -15,15 +15,22 @@ from tokenizers import Tokenizer as HFTokenizer
 
 from seqlab.errors import SeqlabError
 
-SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>")
-PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID = range(len(SPECIAL_TOKENS))
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")
+PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 KINDS = ("char", "word", "bpe")
 
 
 class Tokenizer:
     """A fitted tokenizer: text ↔ numpy id arrays, with the seqlab special tokens."""
 
-    pad_id, bos_id, eos_id, unk_id, sep_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID
+    pad_id, bos_id, eos_id, unk_id, sep_id, mask_id = (
+        PAD_ID,
+        BOS_ID,
+        EOS_ID,
+        UNK_ID,
+        SEP_ID,
+        MASK_ID,
+    )
 
     def __init__(self, hf: HFTokenizer, kind: str):
         self.hf = hf

@@ -22,7 +22,7 @@ from torch import nn
 
 from seqlab.checkpoints import load_weights
 from seqlab.data.cleaning import clean_texts
-from seqlab.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
+from seqlab.data.tokenizers import EOS_ID, PAD_ID, SEP_ID, Tokenizer
 from seqlab.errors import SeqlabError
 from seqlab.generation.driver import generate
 from seqlab.generation.options import DecodingOptions
@@ -58,7 +58,7 @@ class TextGenerator:
 
     Args:
         net: a seqlab model.
-        tokenizers: role → tokenizer (seq2seq: "src", "tgt"; LM: "text").
+        tokenizers: role → tokenizer (seq2seq and prefix LM: "src", "tgt"; LM: "text").
         cleaning: the training data's ``data.cleaning`` section.
         options: decoding strategy and settings.
         batch_size: inputs decoded together.
@@ -86,8 +86,11 @@ class TextGenerator:
         self.net, self.options, self.batch_size = net, options, batch_size
         self.overflow, self.warn, self.cleaning = overflow, warn, cleaning or {}
         self.seq2seq = is_seq2seq(net)
-        self.source = tokenizers["src" if self.seq2seq else "text"]
-        self.target = tokenizers["tgt" if self.seq2seq else "text"]
+        # A decoder-only model trained on pairs (prefix LM) continues "source <sep>".
+        self.prefix = not self.seq2seq and "src" in tokenizers
+        paired = self.seq2seq or self.prefix
+        self.source = tokenizers["src" if paired else "text"]
+        self.target = tokenizers["tgt" if paired else "text"]
         if self.seq2seq:
             self.context = getattr(getattr(net, "encoder", None), "max_len", None)
         else:
@@ -101,7 +104,7 @@ class TextGenerator:
         self.generator = torch.Generator(device=self.device).manual_seed(options.seed)
 
     def encode(self, texts: Sequence[str], first: int = 0) -> list[np.ndarray]:
-        """Clean and encode; seq2seq sources get their <eos>. ``first`` numbers inputs in messages."""
+        """Clean and encode; sources get <eos> (seq2seq) or <sep> (prefix LM); ``first`` numbers inputs."""
         cleaned = clean_texts(
             list(texts),
             normalize=self.cleaning.get("normalize"),
@@ -112,6 +115,8 @@ class TextGenerator:
         for i, ids in enumerate(self.source.encode_batch(cleaned), start=first + 1):
             if self.seq2seq:
                 ids = np.append(ids, EOS_ID)
+            elif self.prefix:
+                ids = np.append(ids, SEP_ID)
             elif len(ids) == 0:
                 raise SeqlabError(f"input {i} is empty; a language model needs a prompt")
             if self.context and len(ids) > self.context:

@@ -8,7 +8,7 @@
 
 from seqlab.metrics.base import TextMetric
 from seqlab.metrics.groups import GroupedAccuracy
-from seqlab.metrics.ids import ExactMatch
+from seqlab.metrics.ids import ExactMatch, exact_match_rows
 from seqlab.metrics.sacre import default_bleu_tokenizer, resolve_bleu_tokenizer
 from seqlab.metrics.text import TEXT_METRICS, build_text_metrics, metric_signatures
 
@@ -19,6 +19,7 @@ __all__ = [
     "TextMetric",
     "build_text_metrics",
     "default_bleu_tokenizer",
+    "exact_match_rows",
     "metric_signatures",
     "resolve_bleu_tokenizer",
 ]

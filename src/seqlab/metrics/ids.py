@@ -18,15 +18,22 @@ class ExactMatch(Metric):
 
     def update(self, hyp: torch.Tensor, ref: torch.Tensor, pad_id: int, eos_id: int) -> None:
         """Args: hyp (B, L) and ref (B, L') token ids; anything after the first eos is ignored."""
-        hyp, ref = _until_eos(hyp, pad_id, eos_id), _until_eos(ref, pad_id, eos_id)
-        width = max(hyp.size(1), ref.size(1))
-        hyp = torch.nn.functional.pad(hyp, (0, width - hyp.size(1)), value=pad_id)
-        ref = torch.nn.functional.pad(ref, (0, width - ref.size(1)), value=pad_id)
-        self.correct += (hyp == ref).all(dim=1).sum()
+        self.correct += exact_match_rows(hyp, ref, pad_id, eos_id).sum()
         self.total += hyp.size(0)
 
     def compute(self) -> torch.Tensor:
         return self.correct.float() / self.total.clamp(min=1)
+
+
+def exact_match_rows(
+    hyp: torch.Tensor, ref: torch.Tensor, pad_id: int, eos_id: int
+) -> torch.Tensor:
+    """(B,) bool: row i of hyp (B, L) equals row i of ref (B, L') up to their first eos."""
+    hyp, ref = _until_eos(hyp, pad_id, eos_id), _until_eos(ref, pad_id, eos_id)
+    width = max(hyp.size(1), ref.size(1))
+    hyp = torch.nn.functional.pad(hyp, (0, width - hyp.size(1)), value=pad_id)
+    ref = torch.nn.functional.pad(ref, (0, width - ref.size(1)), value=pad_id)
+    return (hyp == ref).all(dim=1)
 
 
 def _until_eos(ids: torch.Tensor, pad_id: int, eos_id: int) -> torch.Tensor:

@@ -62,14 +62,18 @@ class GPT(nn.Module):
                 "crop the context to the last block_size tokens"
             )
 
-    def forward(self, idx: Tensor) -> Tensor:
-        """idx (B, T) long, T <= block_size -> logits (B, T, V)."""
+    def features(self, idx: Tensor) -> Tensor:
+        """idx (B, T) long, T <= block_size -> final hidden states (B, T, n_embd)."""
         length = idx.size(1)
         self._check_context(length)
         x = self.embed(idx, torch.arange(length, device=idx.device))
         for block in self.blocks:
             x, _ = block(x, is_causal=True)
-        return self.lm_head(self.ln_f(x))
+        return self.ln_f(x)
+
+    def forward(self, idx: Tensor) -> Tensor:
+        """idx (B, T) long, T <= block_size -> logits (B, T, V)."""
+        return self.lm_head(self.features(idx))
 
     def init_state(
         self, batch_size: int, device: torch.device | str | None = None

@@ -50,10 +50,14 @@ class GRULM(nn.Module):
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight
 
+    def features(self, idx: Tensor) -> Tensor:
+        """idx (B, T) long -> top-layer GRU states (B, T, H)."""
+        outputs, _ = self.rnn(self.dropout(self.embedding(idx)))
+        return outputs
+
     def forward(self, idx: Tensor) -> Tensor:
         """idx (B, T) long -> logits (B, T, V)."""
-        outputs, _ = self.rnn(self.dropout(self.embedding(idx)))
-        return self.lm_head(self.dropout(outputs))
+        return self.lm_head(self.dropout(self.features(idx)))
 
     def init_state(
         self, batch_size: int, device: torch.device | str | None = None

@@ -18,7 +18,7 @@ import numpy as np
 from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.cache import CacheEntry, lookup
 from seqlab.data.datasets import reader_format
-from seqlab.data.prepare import cache_key, prepare
+from seqlab.data.prepare import cache_key, prepare, stored_format
 from seqlab.data.tokenizers import Tokenizer
 from seqlab.planning.architectures import Shapes
 
@@ -93,15 +93,17 @@ def _from_files(data: Mapping, root: Path, per_token: float, vocab: dict) -> Dat
     )  # fmt: skip
 
 
-def data_stats(cfg: Any, settings: Any, fixed_tokenizers: dict | None = None) -> DataStats:
+def data_stats(
+    cfg: Any, settings: Any, fixed_tokenizers: dict | None = None, layout: str = "auto"
+) -> DataStats:
     """Train-split facts for a composed config (plain containers), best source first."""
     data, tok = cfg["data"], cfg["tokenizer"]
-    fmt = reader_format(data)
+    fmt = stored_format(data, layout)
     root = Path(cfg["paths"]["data_dir"]).expanduser().resolve()
     cache_dir = Path(cfg["paths"]["cache_dir"]).expanduser()
-    entry = lookup(cache_dir, cache_key(data, tok, root, fixed_tokenizers))
+    entry = lookup(cache_dir, cache_key(data, tok, root, fixed_tokenizers, layout))
     if entry is None and settings.prepare_data:
-        entry, _ = prepare(data, tok, root, cache_dir, fixed_tokenizers)
+        entry, _ = prepare(data, tok, root, cache_dir, fixed_tokenizers, layout=layout)
     if entry is not None:
         return _from_cache(entry, fmt)
     size = tok.get("vocab_size") or settings.assumed_vocab_size[tok["kind"]]
@@ -146,3 +148,12 @@ def pair_batches(
     )
     tgt_tokens = np.array([t.sum() for t in tgt], dtype=float)
     return Batches(shapes, tgt_tokens, math.ceil(len(rows) / world))
+
+
+def prefix_batches(batches: Batches, block_size: int | None) -> Batches:
+    """Pair batches as a decoder-only model reads them: one ``source <sep> target`` sequence."""
+    s = batches.shapes
+    length = np.asarray(s.src_len) + np.asarray(s.tgt_len)  # <eos> + <bos> stand for <sep>, <eos>
+    if block_size:
+        length = np.minimum(length, block_size)
+    return Batches(Shapes(s.batch, length), batches.tgt_tokens, batches.per_epoch)
