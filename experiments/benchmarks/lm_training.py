@@ -1,19 +1,45 @@
-"""LM training-step benchmark: seqlab's `shakespeare_gpt` step vs a plain PyTorch loop.
+"""LM training benchmark: seqlab's `shakespeare_gpt` step vs a plain PyTorch loop and nanoGPT.
 
-Baseline: a hand-written loop over the same GPT, the same batches (seqlab's RandomWindows), AdamW
-with the same parameter groups, the same schedule and gradient clipping. Both are timed in the same
-run, alternating rounds, and reported as medians and the ratio seqlab / plain. Achieved GFLOP/s use
-seqlab-plan's FLOPs per step; the fp32 matmul peak is measured by this script.
+The model is nanoGPT's CPU "baby GPT" (4 layers, 4 heads, width 128, context 64, batch 12,
+no dropout, AdamW, cosine schedule, gradient clipping at 1.0). Loops compared:
 
-    python experiments/benchmarks/lm_training.py [--steps 150] [--rounds 3] [overrides ...]
+- seqlab: the real LightningModule, DataModule, optimizer, schedule, loggers and step callbacks
+  of `experiment=shakespeare_gpt` (no validation or checkpoints in the timed steps).
+- plain: a hand-written loop over the same network, batches, optimizer, schedule and clipping.
+- nanoGPT (`--nanogpt DIR`, a checkout of github.com/karpathy/nanoGPT that this script never
+  modifies): its own `train.py` with the CPU command of its README, in a subprocess; its
+  printed per-iteration times are parsed.
+- seqlab compiled (`--compile`): seqlab with `model.compile=true`; its first step (compilation)
+  is reported separately.
+
+seqlab and plain (and compiled) run in one process, interleaved step by step: each loop runs in
+its own thread and they hand a baton round, so exactly one computes at a time and all of them
+see the same machine load; their ratio holds on a busy machine. nanoGPT runs in its own process,
+alternating rounds with them. `--full` also trains seqlab (`seqlab-train`) and nanoGPT to 2000
+iterations through their entry points, validation included, and reports the validation loss at
+iteration 2000 (nanoGPT estimates it from 20 random batches, seqlab over the whole split).
+
+GFLOP/s use the PaLM estimate of the Throughput callback (6N + attention, per token); the peak
+is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
+
+    python experiments/benchmarks/lm_training.py [--steps 200] [--rounds 3] [--nanogpt DIR]
+        [--full] [--compile] [--threads N] [--quick] [seqlab-train overrides ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -22,57 +48,110 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 from seqlab.builders import build_datamodule, build_module, build_net
+from seqlab.callbacks import ModelFlops
 from seqlab.lit.optim import build_optimizer
-from seqlab.plan import make_plan
+from seqlab.planning.hardware import measure_peak_flops
+
+HERE = Path(__file__).resolve().parent
+WARMUP = 5  # steps dropped at the start of every round
+# nanoGPT README's CPU run ("I only have a macbook"), minus the iteration count.
+NANOGPT_ARGS = [
+    "config/train_shakespeare_char.py", "--device=cpu", "--compile=False", "--eval_iters=20",
+    "--log_interval=1", "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4",
+    "--n_embd=128", "--dropout=0.0",
+]  # fmt: skip
+STEP_LOOPS = ("seqlab", "plain", "seqlab compiled")
 
 
-class StepTimer(L.Callback):
-    """Wall time between consecutive batch ends: data, forward, backward, optimizer, logging."""
+class Baton:
+    """Round-robin turns between threads: one computes while the others wait (no spinning)."""
 
-    def __init__(self):
-        self.times: list[float] = []
-        self._last = None
+    def __init__(self, n: int):
+        self.cond, self.turn, self.n, self.done = threading.Condition(), 0, n, set()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+    def wait(self, i: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.turn == i or self.turn < 0)
+
+    def give(self, i: int, finished: bool = False) -> None:
+        with self.cond:
+            if finished:
+                self.done.add(i)
+            free = [j for j in range(i + 1, i + 1 + self.n) if j % self.n not in self.done]
+            self.turn = free[0] % self.n if free else -1
+            self.cond.notify_all()
+
+
+class Turns:
+    """One loop's view of the baton: times each step from getting the baton to handing it on."""
+
+    def __init__(self, baton: Baton, i: int):
+        self.baton, self.i, self.times, self._start = baton, i, [], 0.0
+
+    def begin(self) -> None:
+        self.baton.wait(self.i)
+        self._start = time.perf_counter()
+
+    def step_done(self) -> None:
+        self.times.append(time.perf_counter() - self._start)
+        self.baton.give(self.i)
+        self.begin()
+
+
+class StepHook(L.Callback):
+    """Ends a seqlab step in the interleaved rounds."""
+
+    def __init__(self, turns: Turns):
+        self.turns = turns
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.turns.step_done()
+
+
+class StepTimes(L.Callback):
+    """For `--full` runs of seqlab-train: wall time of every training step (validation excluded),
+    written as JSON to `path` when training ends."""
+
+    def __init__(self, path: str):
+        self.path, self.times, self._last = path, [], None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
         if self._last is not None:
             self.times.append(now - self._last)
         self._last = now
 
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self._last = None
 
-def matmul_peak(n: int = 2048, repeats: int = 20) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start)
+    def on_train_end(self, trainer, pl_module) -> None:
+        Path(self.path).write_text(json.dumps(self.times))
 
 
-def seqlab_round(cfg, steps: int) -> list[float]:
+def seqlab_loop(cfg, steps: int, turns: Turns) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
-    module = build_module(
-        cfg, datamodule.tokenizer_states(), build_net(cfg.model, datamodule.tokenizers)
-    )
-    timer = StepTimer()
+    net = build_net(cfg.model, datamodule.tokenizers)
+    module = build_module(cfg, datamodule.tokenizer_states(), net)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    keep = ("lr_monitor", "throughput", "progress_bar", "matmul_precision")  # per-step callbacks
+    callbacks = [instantiate(c) for k, c in (cfg.get("callbacks") or {}).items() if k in keep]
     trainer = instantiate(
-        cfg.trainer, max_steps=steps, logger=loggers or False, callbacks=[timer],
-        enable_progress_bar=False, enable_checkpointing=False, limit_val_batches=0,
+        cfg.trainer, max_steps=steps, logger=loggers or False, callbacks=[*callbacks, StepHook(turns)],
+        enable_checkpointing=False, limit_val_batches=0,
     )  # fmt: skip
+    turns.begin()
     trainer.fit(module, datamodule=datamodule)
-    return timer.times[5:]  # skip warm-up steps
 
 
-def plain_round(cfg, steps: int) -> list[float]:
+def plain_loop(cfg, steps: int, turns: Turns) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     net = build_net(cfg.model, datamodule.tokenizers)
     optimizer = build_optimizer(instantiate(cfg.optimizer), net)
     scheduler = instantiate(cfg.scheduler)(optimizer, total_steps=steps)
     batches = iter(datamodule.train_dataloader())
-    times, last = [], None
+    turns.begin()
     for _ in range(steps):
         x, y = next(batches)
         logits = net(x)
@@ -82,44 +161,172 @@ def plain_round(cfg, steps: int) -> list[float]:
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
         optimizer.step()
         scheduler.step()
-        now = time.perf_counter()
-        if last is not None:
-            times.append(now - last)
-        last = now
-    return times[5:]
+        turns.step_done()
+
+
+def interleaved_round(cfgs: dict, steps: int) -> dict[str, list[float]]:
+    """Every loop in `cfgs` for `steps` steps, one step each in turn; returns each one's times."""
+    baton = Baton(len(cfgs))
+    turns = {name: Turns(baton, i) for i, name in enumerate(cfgs)}
+    errors = []
+
+    def run(name: str) -> None:
+        try:
+            loop = plain_loop if name == "plain" else seqlab_loop
+            loop(cfgs[name], steps, turns[name])
+        except BaseException as e:  # report after the other loops finish
+            errors.append(e)
+        finally:
+            baton.give(turns[name].i, finished=True)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in cfgs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return {name: t.times for name, t in turns.items()}
+
+
+def nanogpt_workdir(checkout: Path, data_dir: Path, into: Path) -> Path:
+    """A scratch copy of the checkout with Tiny Shakespeare prepared (never downloads)."""
+    if not (checkout / "train.py").is_file():
+        sys.exit(f"--nanogpt {checkout}: no train.py there (expected a nanoGPT checkout)")
+    work = into / "nanoGPT"
+    shutil.copytree(checkout, work, ignore=shutil.ignore_patterns(".git", "out*", "*.bin"))
+    data = work / "data" / "shakespeare_char"
+    shutil.copy(data_dir / "tinyshakespeare" / "input.txt", data / "input.txt")
+    subprocess.run([sys.executable, "prepare.py"], cwd=data, check=True, capture_output=True)
+    return work
+
+
+def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int) -> dict:
+    """nanoGPT's train.py for `iters` iterations; its per-iteration times and validation losses."""
+    args = [f"--max_iters={iters}", "--lr_decay_iters=2000", f"--eval_interval={eval_interval}"]
+    out = subprocess.run(
+        [sys.executable, "train.py", *NANOGPT_ARGS, *args],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    times = [
+        float(m) / 1e3 for m in re.findall(r"^iter \d+: loss [\d.]+, time ([\d.]+)ms", out, re.M)
+    ]
+    val = {int(s): float(v) for s, v in re.findall(r"^step (\d+): train loss [\d.]+, val loss ([\d.]+)", out, re.M)}  # fmt: skip
+    return {"times": times, "val": val}
+
+
+def run_seqlab_full(overrides: list[str], env: dict, tmp: Path) -> dict:
+    """seqlab-train itself (validation, checkpoints, logging); per-step times and val/loss."""
+    times_file = tmp / "seqlab_steps.json"
+    cmd = [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", "test=false",
+           f"paths.log_dir={tmp / 'outputs'}", "+callbacks.step_times._target_=lm_training.StepTimes",
+           f"+callbacks.step_times.path={times_file}", *overrides]  # fmt: skip
+    start = time.perf_counter()
+    path = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
+    subprocess.run(cmd, env={**env, "PYTHONPATH": path}, cwd=tmp, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    results = json.loads(next((tmp / "outputs").rglob("results.json")).read_text())
+    return {"times": json.loads(times_file.read_text()), "val_loss": results["metrics"]["val/loss"],
+            "steps": results["steps"], "wall": wall}  # fmt: skip
+
+
+def row(name: str, seconds: float, tokens: int, flops: float, peak: float, ratios: list) -> str:
+    cells = " ".join(f"{r:9.3f}" if r else f"{'':9s}" for r in ratios)
+    return (f"{name:16s} {seconds * 1e3:8.2f} {tokens / seconds:9,.0f} {flops / seconds / 1e9:8.1f} "
+            f"{flops / seconds / peak:8.1%} {cells}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=150, help="steps per round and side")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
-    parser.add_argument("overrides", nargs="*", help="seqlab-train overrides")
+    parser.add_argument("--steps", type=int, default=200, help="steps per round and loop")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (nanoGPT alternates)")
+    parser.add_argument("--nanogpt", type=Path, help="a nanoGPT checkout to compare against")
+    parser.add_argument("--full", action="store_true", help="also 2000 iterations with val loss")
+    parser.add_argument("--compile", action="store_true", help="also seqlab with torch.compile")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--quick", action="store_true", help="smoke test: a few short steps")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
+        "SEQLAB_DATA_DIR", HERE.parents[2] / "shared" / "data")))  # fmt: skip
+    parser.add_argument("overrides", nargs="*", help="seqlab-train overrides for every seqlab run")
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.rounds = 20, 1
+    full_iters = 40 if args.quick else 2000
+    torch.set_num_threads(args.threads)
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "SEQLAB_DATA_DIR": str(args.data_dir),
+    }
+    os.environ["SEQLAB_DATA_DIR"] = str(args.data_dir)
+
     with (
-        tempfile.TemporaryDirectory() as out,
+        tempfile.TemporaryDirectory() as tmp_name,
         initialize_config_module("seqlab.conf", version_base="1.3"),
     ):
-        cfg = compose(
-            "train", ["experiment=shakespeare_gpt", f"paths.output_dir={out}", *args.overrides]
-        )
-        plan = make_plan(cfg)
-        times = {"seqlab": [], "plain": []}
+        tmp = Path(tmp_name)
+        names = STEP_LOOPS if args.compile else STEP_LOOPS[:2]
+        cfgs = {name: compose("train", ["experiment=shakespeare_gpt", f"paths.output_dir={tmp}/{i}",
+                                        *(["model.compile=true"] if "compiled" in name else []),
+                                        *args.overrides])
+                for i, name in enumerate(names)}  # fmt: skip
+        datamodule = build_datamodule(cfgs["seqlab"])
+        datamodule.prepare_data()  # builds the cache once, before any loop is timed
+        work = nanogpt_workdir(args.nanogpt, args.data_dir, tmp) if args.nanogpt else None
+        times: dict[str, list[float]] = {name: [] for name in names}
+        first_steps: dict[str, list[float]] = {name: [] for name in names}
+        if work:
+            times["nanoGPT"] = []
         for _ in range(args.rounds):
-            times["seqlab"] += seqlab_round(cfg, args.steps)
-            times["plain"] += plain_round(cfg, args.steps)
-    peak = matmul_peak()
+            if work:
+                times["nanoGPT"] += run_nanogpt(work, args.steps, env, 10**9)["times"][WARMUP:]
+            for name, values in interleaved_round(cfgs, args.steps).items():
+                times[name] += values[WARMUP:]
+                first_steps[name].append(values[0])
+        full = {}
+        if args.full:
+            quick = ["trainer.max_steps=40", "trainer.val_check_interval=20",
+                     "trainer.limit_val_batches=2"] if args.quick else []  # fmt: skip
+            full["seqlab"] = run_seqlab_full([*quick, *args.overrides], env, tmp)
+            if work:
+                nano = run_nanogpt(work, full_iters, env, 20 if args.quick else 250)
+                full["nanoGPT"] = {"times": nano["times"], "val_loss": nano["val"].get(full_iters)}
+
+    cfg = cfgs["seqlab"]
+    with torch.device("meta"):
+        net = build_net(cfg.model, datamodule.tokenizers)
     tokens = cfg.loader.batch_size * cfg.task.block_size
-    flops = plan["flops"]["per_step"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak "
-          f"{peak / 1e9:.0f} GFLOP/s; {flops / 1e9:.2f} GFLOP per step (seqlab-plan)")  # fmt: skip
-    print(
-        f"{'loop':8s} {'ms/iter':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} {'ratio':>6s}"
-    )
-    base = statistics.median(times["plain"])
-    for name, values in times.items():
-        ms = statistics.median(values)
-        print(f"{name:8s} {ms * 1e3:8.2f} {tokens / ms:9,.0f} {flops / ms / 1e9:8.1f} "
-              f"{flops / ms / peak:8.1%} {ms / base:6.3f}")  # fmt: skip
+    flops = ModelFlops.of(net).step(0, tokens, 0, cfg.task.block_size)
+    peak = measure_peak_flops("cpu", torch.float32, seconds=2.0)
+    print(f"torch {torch.__version__}, {args.threads} threads, load average "
+          f"{os.getloadavg()[0]:.1f}; fp32 matmul peak {peak / 1e9:.0f} GFLOP/s; "
+          f"{flops / 1e9:.2f} GFLOP per step (6N + attention)")  # fmt: skip
+    medians = {name: statistics.median(v) for name, v in times.items() if v}
+    refs = [r for r in ("plain", "nanoGPT") if r in medians]
+    print(f"\nstep time, median of {args.rounds} × {args.steps - WARMUP} steps "
+          "(seqlab and plain interleaved step by step)")  # fmt: skip
+    print(f"{'loop':16s} {'ms/iter':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} "
+          + " ".join(f"{'× ' + r:>9s}" for r in refs))  # fmt: skip
+    for name, ms in medians.items():
+        print(row(name, ms, tokens, flops, peak, [ms / medians[r] for r in refs]))
+    if "seqlab compiled" in medians:
+        compile_s = statistics.median(first_steps["seqlab compiled"])
+        print(f"torch.compile: first step {compile_s:.1f} s (compilation) vs "
+              f"{statistics.median(first_steps['seqlab']):.2f} s uncompiled")  # fmt: skip
+    if full:
+        print(f"\n{full_iters} iterations through the entry points (run one after the other)")
+        print(f"{'loop':16s} {'ms/iter':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} "
+              f"{'val loss':>9s}")  # fmt: skip
+        for name, res in full.items():
+            ms = statistics.median(res["times"][WARMUP:])
+            print(
+                row(name, ms, tokens, flops, peak, []) + f"{res['val_loss'] or float('nan'):9.4f}"
+            )
+        if "nanoGPT" in full:
+            ratio = statistics.median(full["seqlab"]["times"][WARMUP:]) / statistics.median(
+                full["nanoGPT"]["times"][WARMUP:]
+            )
+            print(f"seqlab / nanoGPT ms/iter: {ratio:.3f}")
 
 
 if __name__ == "__main__":

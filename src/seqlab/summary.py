@@ -53,6 +53,7 @@ def collect_results(
         "epochs": trainer.current_epoch,
         "wall_time_s": round(time.time() - started, 2),
         "train_tokens_per_s": round(throughput.tokens_per_s, 1) if throughput else None,
+        "throughput": throughput.summary() if throughput else None,  # tokens/s, FLOPs, MFU
         "data": data_counts,
     }
 

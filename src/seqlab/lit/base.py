@@ -41,7 +41,9 @@ class SeqlabModule(L.LightningModule):
         self.run_id = run_id
 
     def configure_optimizers(self) -> Any:
-        optimizer = build_optimizer(self.optimizer_factory, self.net)
+        # Lightning refuses to clip the gradients of a fused optimizer under mixed precision.
+        mixed = "mixed" in str(self.trainer.precision)
+        optimizer = build_optimizer(self.optimizer_factory, self.net, allow_fused=not mixed)
         if self.scheduler_factory is None:
             return optimizer
         total = getattr(self.scheduler_factory, "keywords", {}).get("total_steps")

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from seqlab.callbacks import logs_this_step
 from seqlab.lit.base import SeqlabModule
 
 
@@ -23,7 +24,8 @@ class LanguageModelModule(SeqlabModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
-        self.log("train/loss", loss, on_step=True, prog_bar=True)
+        if logs_this_step(self._trainer):  # the loggers get the same values, without per-step cost
+            self.log("train/loss", loss, on_step=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:

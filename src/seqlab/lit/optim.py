@@ -21,10 +21,45 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_optimizer(factory: Callable, module: nn.Module) -> torch.optim.Optimizer:
-    """Call an optimizer partial on parameter groups, taking weight decay from the partial."""
-    weight_decay = getattr(factory, "keywords", {}).get("weight_decay", 0.0)
-    return factory(param_groups(module, weight_decay))
+def fused_supported(module: nn.Module) -> bool:
+    """Whether PyTorch has a fused optimizer kernel for every parameter (device and dtype)."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+        devices = set(_get_fused_kernels_supported_devices())
+    except ImportError:  # older PyTorch: CUDA only
+        devices = {"cuda"}
+    return all(p.device.type in devices and p.is_floating_point() for p in module.parameters())
+
+
+def build_optimizer(
+    factory: Callable, module: nn.Module, allow_fused: bool = True
+) -> torch.optim.Optimizer:
+    """Call an optimizer partial on parameter groups, taking weight decay from the partial.
+
+    ``fused: null`` in the optimizer config becomes ``fused=True`` when the optimizer takes that
+    argument and PyTorch has the kernel for the parameters' device (one kernel for the whole
+    update instead of several per tensor: 2.5 ms of a 45 ms CPU step of shakespeare_gpt), unless
+    ``allow_fused`` is False (Lightning refuses gradient clipping with a fused optimizer under
+    mixed precision) or ``foreach`` is set.
+
+    Args:
+        factory: Optimizer partial (``_partial_: true`` in conf/optimizer/).
+        module: The network whose parameters are optimized.
+        allow_fused: Whether ``fused: null`` may turn the fused kernel on.
+    """
+    keywords = getattr(factory, "keywords", {})
+    weight_decay = keywords.get("weight_decay", 0.0)
+    extra = {}
+    if (
+        allow_fused
+        and "fused" in keywords
+        and keywords["fused"] is None
+        and keywords.get("foreach") is None
+        and fused_supported(module)
+    ):
+        extra["fused"] = True
+    return factory(param_groups(module, weight_decay), **extra)
 
 
 def cosine_schedule(

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from seqlab.callbacks import logs_this_step
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
 from seqlab.generation import DecodingOptions
@@ -93,7 +94,9 @@ class PairsTaskModule(SeqlabModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, _, _ = self._loss(batch)
-        self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=batch["src"].size(0))
+        if logs_this_step(self._trainer):  # the loggers get the same values, without per-step cost
+            size = batch["src"].size(0)
+            self.log("train/loss", loss, on_step=True, prog_bar=True, batch_size=size)
         return loss
 
     def _eval_step(self, batch: dict, stage: str) -> None:

@@ -1,0 +1,133 @@
+"""Throughput / MFU callback, step-metric cadence and the fused optimizer choice."""
+
+import csv
+import functools
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from seqlab.callbacks import ModelFlops, Throughput, batch_shape
+from seqlab.data.tokenizers import PAD_ID
+from seqlab.lit.lm import LanguageModelModule
+from seqlab.lit.optim import build_optimizer, cosine_schedule
+from seqlab.loggers import CSVLogger
+from seqlab.models import GPT, GRUSeq2Seq, TransformerSeq2Seq
+from seqlab.summary import collect_results
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_gpt_flops_are_nanogpts_6n_plus_attention():
+    vocab, block, layers, width = 65, 64, 4, 128
+    net = GPT(vocab, block, layers, 4, width, bias=False)
+    flops = ModelFlops.of(net)
+    # Blocks: qkv 3d², out d², MLP 8d², LayerNorm weights 2d; final LayerNorm d; tied head V·d.
+    n = layers * (12 * width**2 + 2 * width) + width + vocab * width
+    assert (flops.encoder, flops.decoder) == (0, n)
+    per_token = 6 * n + 12 * layers * width * block  # PaLM appendix B, nanoGPT's estimate_mfu
+    assert flops.step(0, 12 * block, 0, block) == per_token * 12 * block
+    assert "PaLM" in flops.method
+
+
+def test_encoder_decoder_counts_each_side_on_its_own_tokens():
+    net = TransformerSeq2Seq(
+        50, 60, d_model=32, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=64
+    )
+    flops = ModelFlops.of(net)
+    assert flops.encoder > 0 and flops.decoder > 0
+    assert (flops.encoder_attention, flops.decoder_attention, flops.cross_attention) == (64, 64, 64)
+    src_tokens, tgt_tokens, src_len, tgt_len = 30, 20, 8, 6
+    expected = (6 * flops.encoder + 12 * 64 * src_len) * src_tokens
+    expected += (6 * flops.decoder + 12 * 64 * tgt_len + 12 * 64 * src_len) * tgt_tokens
+    assert flops.step(src_tokens, tgt_tokens, src_len, tgt_len) == expected
+
+
+def test_gru_flops_are_parameter_based():
+    net = GRUSeq2Seq(40, 50, embed_dim=16, hidden_size=24)
+    flops = ModelFlops.of(net)
+    assert flops.cross_attention == flops.decoder_attention == 0
+    assert flops.step(10, 0, 5, 0) == 6 * flops.encoder * 10
+    assert "parameters only" in flops.method
+
+
+def test_seq2seq_batches_count_real_tokens_without_leaving_the_device():
+    lengths = torch.tensor([3, 5])
+    batch = {
+        "src": torch.full((2, 5), PAD_ID),
+        "tgt": torch.full((2, 6), PAD_ID),
+        "src_lengths": lengths,
+        "tgt_lengths": lengths + 1,
+    }
+    src, tgt, src_len, tgt_len = batch_shape(batch)
+    assert isinstance(src, torch.Tensor) and isinstance(tgt, torch.Tensor)
+    assert (int(src), int(tgt), src_len, tgt_len) == (8, 8, 5, 5)
+
+
+class Windows(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(12):
+            chunk = torch.randint(0, 20, (4, 9), generator=gen)
+            yield chunk[:, :-1], chunk[:, 1:]
+
+
+def _fit(tmp_path, log_every: int, peak: float | None = 1e12):
+    net = GPT(20, 8, n_layer=1, n_head=2, n_embd=16)
+    module = LanguageModelModule(
+        net=net,
+        optimizer=functools.partial(torch.optim.AdamW, lr=1e-3, fused=None),
+        scheduler=functools.partial(cosine_schedule, warmup_steps=2),
+    )
+    throughput = Throughput(peak_flops=peak, cache_dir=str(tmp_path / "cache"))
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=12, logger=CSVLogger(tmp_path, name="", version=""),
+        callbacks=[throughput], log_every_n_steps=log_every, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+    )  # fmt: skip
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(Windows(), batch_size=None))
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    return trainer, module, throughput, rows
+
+
+def test_throughput_and_mfu_reach_the_loggers_and_results(tmp_path):
+    trainer, module, throughput, rows = _fit(tmp_path, log_every=4)
+    logged = [r for r in rows if r.get("train/mfu")]
+    assert [int(r["step"]) for r in logged] == [3, 7, 11]
+    assert all(float(r["train/tokens_per_s"]) > 0 for r in logged)
+    summary = throughput.summary()
+    per_token = ModelFlops.of(module.net).step(0, 1, 0, 8)
+    assert summary["flops_per_token"] == pytest.approx(per_token)
+    assert throughput.tokens == 11 * 4 * 8  # the first step (warm-up) is not timed
+    assert summary["peak_source"] == "config" and summary["peak_flops"] == 1e12
+    assert summary["mfu"] == pytest.approx(summary["flops_per_s_per_device"] / 1e12)
+    assert summary["tokens_per_s"] == pytest.approx(throughput.tokens / throughput.seconds, 0.01)
+
+    results = collect_results(trainer, {}, "run", tmp_path, {"total": 1}, 0.0, {})
+    assert results["throughput"]["mfu"] == summary["mfu"]
+    assert results["train_tokens_per_s"] == summary["tokens_per_s"]
+
+
+def test_train_loss_is_logged_at_the_logging_steps_only(tmp_path):
+    _, _, _, rows = _fit(tmp_path, log_every=5, peak=None)
+    steps = [int(r["step"]) for r in rows if r.get("train/loss")]
+    assert steps == [4, 9]
+    assert all(math.isfinite(float(r["train/loss"])) for r in rows if r.get("train/loss"))
+
+
+def test_peak_is_measured_once_and_cached(tmp_path):
+    _, _, throughput, _ = _fit(tmp_path, log_every=4, peak=None)
+    assert throughput.peak_source in ("measured", "cached") and throughput.peak > 0
+    assert (tmp_path / "cache" / "peak_flops.json").is_file()
+
+
+def test_fused_adamw_when_the_config_leaves_it_open():
+    net = torch.nn.Linear(4, 4)
+    adamw = functools.partial(torch.optim.AdamW, lr=1e-3, foreach=None, fused=None)
+    assert build_optimizer(adamw, net).defaults["fused"] is True
+    assert not build_optimizer(adamw, net, allow_fused=False).defaults["fused"]
+    foreach = functools.partial(torch.optim.AdamW, lr=1e-3, foreach=True, fused=None)
+    assert not build_optimizer(foreach, net).defaults["fused"]
+    sgd = functools.partial(torch.optim.SGD, lr=0.1)
+    assert "fused" not in sgd.keywords and build_optimizer(sgd, net)
