@@ -9,8 +9,9 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from seqlab.config import check_group_overrides
 from seqlab.errors import SeqlabError
+
+HELP_FLAGS = ("--help", "-h", "--hydra-help")
 
 
 def fail(message: str) -> None:
@@ -32,7 +33,10 @@ def entry_point(
     def main() -> None:
         try:
             args = rewrite(sys.argv[1:]) if rewrite else sys.argv[1:]
-            check_group_overrides(args)
+            if not any(a in HELP_FLAGS for a in args):  # help stays light: config imports torch
+                from seqlab.config import check_group_overrides
+
+                check_group_overrides(args)
         except SeqlabError as e:
             fail(str(e))
         sys.argv = [sys.argv[0], *args]

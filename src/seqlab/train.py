@@ -6,32 +6,35 @@ import sys
 import time
 
 import hydra
-import lightning as L
-from hydra.core.hydra_config import HydraConfig
-from lightning.fabric.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.builders import (
-    build_datamodule,
-    build_module,
-    build_net,
-    build_trainer,
-    count_parameters,
-)
-from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
 from seqlab.cli import entry_point, quiet, user_errors
-from seqlab.config import validate
-from seqlab.model_card import write_model_card
-from seqlab.plan import make_plan
-from seqlab.planning.report import format_line
 from seqlab.resume import last_checkpoint, resume_args
 from seqlab.runs import RunFolder, finish_loggers
-from seqlab.summary import collect_results, optimized_value, print_summary
-from seqlab.sweeps import relaunch_job_not_sweep
 
 
 def train(cfg: DictConfig) -> float | None:
     """Run one training job; returns the configured `optimized_metric` (for sweepers)."""
+    # Imported here so that `seqlab-train --help` never loads torch or Lightning (seconds).
+    import lightning as L
+    from hydra.core.hydra_config import HydraConfig
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from seqlab.builders import (
+        build_datamodule,
+        build_module,
+        build_net,
+        build_trainer,
+        count_parameters,
+    )
+    from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
+    from seqlab.config import validate
+    from seqlab.model_card import write_model_card
+    from seqlab.plan import make_plan
+    from seqlab.planning.report import format_line
+    from seqlab.summary import collect_results, optimized_value, print_summary
+    from seqlab.sweeps import relaunch_job_not_sweep
+
     validate(cfg)
     quiet(cfg.extras.ignore_warnings)
     if cfg.extras.print_config:
