@@ -21,9 +21,12 @@ sweep:  ## a multirun, e.g. make sweep ARGS="model=gru_seq2seq,transformer_seq2s
 report:  ## rebuild summary.csv/md + report.html, e.g. make report ARGS=outputs/sweeps/<stamp>
 	$(BIN)/seqlab-report $(or $(ARGS),outputs)
 
-bench:  ## hot-path benchmarks (data pipeline, generation), each printing ratios from one run
-	$(BIN)/python experiments/benchmarks/data_pipeline.py
-	$(BIN)/python experiments/benchmarks/generation.py $(ARGS)
+bench:  ## every hot-path benchmark, each printing ratios from one run (QUICK=1: smoke test; NANOGPT=<checkout>: vs nanoGPT, 2000 iterations)
+	$(BIN)/python experiments/benchmarks/data_pipeline.py $(if $(QUICK),--quick)
+	$(BIN)/python experiments/benchmarks/lm_training.py $(if $(QUICK),--quick) $(if $(NANOGPT),--nanogpt $(NANOGPT) --full)
+	$(BIN)/python experiments/benchmarks/seq2seq_training.py $(if $(QUICK),--quick)
+	$(BIN)/python experiments/benchmarks/startup.py $(if $(QUICK),--quick)
+	$(BIN)/python experiments/benchmarks/generation.py $(if $(QUICK),--quick)
 
 test:  ## the fast test suite
 	$(BIN)/pytest -q $(ARGS)

@@ -1,6 +1,7 @@
 """Generation speed: KV-cached vs full-recompute decoding, and batched beam search.
 
     .venv/bin/python experiments/benchmarks/generation.py            # ~2-3 min on 1 CPU thread
+    .venv/bin/python experiments/benchmarks/generation.py --quick    # smoke test: batch 1, 100 sentences
 
 1. The ``shakespeare_gpt`` shape (4 layers, 4 heads, width 128, vocabulary 65), context 256 and
    500 new tokens, batch 1 and 64, greedy and sampling: seqlab's cached ``generate`` against a
@@ -75,13 +76,15 @@ def recompute_estimate(model: GPT, prompt: torch.Tensor, greedy: bool, points: i
     return float((ys.mean() + slope * (lengths - xs.mean())).sum())
 
 
-def lm_rows(full: bool) -> list[tuple[str, int, float, float, str]]:
+def lm_rows(
+    full: bool, batches: tuple[int, ...] = (1, 64)
+) -> list[tuple[str, int, float, float, str]]:
     small = OmegaConf.load(CONF / "size" / "small.yaml")
     torch.manual_seed(0)
     model = GPT(VOCAB, block_size=768, n_layer=small.n_layers, n_head=small.n_heads,
                 n_embd=small.d_model, dropout=0.0, bias=False).eval()  # fmt: skip
     rows = []
-    for batch in (1, 64):
+    for batch in batches:
         prompt = torch.randint(0, VOCAB, (batch, CONTEXT))
         for strategy in ("greedy", "sample"):
             options = DecodingOptions(strategy, 0, 0, max_new_tokens=NEW_TOKENS)
@@ -150,13 +153,18 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per beam batch")
     parser.add_argument("--full", action="store_true", help="run the batch-64 recompute loops")
+    parser.add_argument("--quick", action="store_true", help="smoke test: batch 1, 100 sentences")
     args = parser.parse_args()
+    if args.quick:
+        args.sentences, args.batch_size = 100, 50
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), random-init models\n")
 
     print(f"GPT 4x4x128, vocab {VOCAB}: context {CONTEXT} + {NEW_TOKENS} new tokens (tokens/s)")
     print(f"{'strategy':9s} {'batch':>5s} {'cached':>10s} {'recompute':>10s} {'speed-up':>9s}")
-    for strategy, batch, cached, uncached, note in lm_rows(args.full):
+    for strategy, batch, cached, uncached, note in lm_rows(
+        args.full, (1,) if args.quick else (1, 64)
+    ):
         ratio = cached / uncached
         print(f"{strategy:9s} {batch:5d} {cached:10.0f} {uncached:10.0f} {ratio:8.1f}x  {note}")
 

@@ -3,13 +3,16 @@
 Baseline: `python -c "import torch"` started the same way (the floor any PyTorch CLI pays). Each
 command runs `--repeats` times, alternating, and the medians are reported with the ratio to the floor.
 
-    python experiments/benchmarks/startup.py [--repeats 3] [--data-dir ../shared/data]
+    python experiments/benchmarks/startup.py [--repeats 3] [--data-dir ../shared/data] [--quick]
+
+`--quick` runs every command once after the warm-up run (a smoke test).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -33,9 +36,8 @@ class FirstStepStamp(L.Callback):
 def run(cmd: list[str], env: dict, cwd: str) -> tuple[float, float | None]:
     start = time.time()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=True)
-    stamps = [
-        float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("FIRST_STEP")
-    ]
+    # Search anywhere: the progress bar may share the line (it redraws with "\r", no newline).
+    stamps = [float(t) for t in re.findall(r"FIRST_STEP ([\d.]+)", proc.stdout)]
     return time.time() - start, (stamps[0] - start) if stamps else None
 
 
@@ -44,10 +46,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
     parser.add_argument("--data-dir", default=default)
+    parser.add_argument("--quick", action="store_true", help="one timed run per command")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 1
     with tempfile.TemporaryDirectory() as tmp:
+        path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, "SEQLAB_DATA_DIR": args.data_dir, "SEQLAB_CACHE_DIR": f"{tmp}/cache",
-               "SEQLAB_LOG_DIR": f"{tmp}/outputs", "PYTHONPATH": str(HERE)}  # fmt: skip
+               "SEQLAB_LOG_DIR": f"{tmp}/outputs", "PYTHONPATH": path}  # fmt: skip
         first_step = ["+callbacks.first_step._target_=startup.FirstStepStamp", "test=false"]
         commands = {
             "import torch (floor)": ([sys.executable, "-c", "import torch"], False),
@@ -65,6 +71,7 @@ def main() -> None:
                 total, step = run(cmd, env, tmp)
                 results[name].append(step if to_step else total)
     floor = statistics.median(results["import torch (floor)"])
+    print(f"load average {os.getloadavg()[0]:.1f}; median of {args.repeats} runs each")
     print(f"{'command':34s} {'median s':>9s} {'× floor':>8s}")
     for name, values in results.items():
         median = statistics.median(values)
