@@ -76,3 +76,10 @@ def test_sequential_windows_cover_the_split_once():
     windows = SequentialWindows(ids, block_size=10, batch_size=3)
     xs = torch.cat([windows[i][0] for i in range(len(windows))])
     assert xs.flatten().tolist() == list(range(100))
+
+
+def test_collate_cuts_sources_from_the_chosen_end():
+    items = [(0, np.arange(10, 20, dtype=np.int32), np.array([5], dtype=np.int32))]
+    first = collate_pairs(items, max_src_len=3)["src"][0].tolist()
+    last = collate_pairs(items, max_src_len=3, keep_src="last")["src"][0].tolist()
+    assert first == [10, 11, 12, EOS_ID] and last == [17, 18, 19, EOS_ID]

@@ -42,6 +42,7 @@ def build_datamodule(
         prefix=prefix,
         prefix_block_size=cfg.task.get("block_size") if prefix else None,
         max_src_len=cfg.task.get("max_src_len"),
+        keep_src=cfg.task.get("keep_src") or "first",
         **kwargs,
     )
 

@@ -112,6 +112,7 @@ class Task:
     bleu_tokenize: str = "auto"
     metrics: list[str] = dataclasses.field(default_factory=list)
     max_src_len: int | None = None
+    keep_src: str = "first"
     noise: dict[str, float] | None = None
 
 
@@ -154,6 +155,7 @@ CHOICES = {
     ),
     "data.errors": ("strict", "replace"),
     "task.kind": ("seq2seq", "lm", "denoise"),
+    "task.keep_src": ("first", "last"),
     "task.monitor_mode": ("min", "max"),
     "model.family": ("seq2seq", "lm"),
     "decoding.strategy": ("greedy", "sample", "beam"),

@@ -108,18 +108,23 @@ class PairsDataset(torch.utils.data.Dataset):
 
 
 def collate_pairs(
-    items: list[tuple[int, np.ndarray, np.ndarray]], max_src_len: int | None = None
+    items: list[tuple[int, np.ndarray, np.ndarray]],
+    max_src_len: int | None = None,
+    keep_src: str = "first",
 ) -> dict[str, torch.Tensor]:
     """Pad a batch: src = ids + eos, tgt = bos + ids + eos; pad id fills the rest.
 
     Args:
-        max_src_len: keep at most the first this many source tokens (None = all).
+        max_src_len: keep at most this many source tokens (None = all).
+        keep_src: which ones: "first" (summarization: the start of a document) or "last" (QA:
+            the question ends the source).
 
     Returns:
         src (B, S), tgt (B, T) long tensors, src_lengths / tgt_lengths (B,) and the example index (B,).
     """
     if max_src_len is not None:
-        items = [(i, s[:max_src_len], t) for i, s, t in items]
+        cut = (lambda s: s[:max_src_len]) if keep_src == "first" else (lambda s: s[-max_src_len:])
+        items = [(i, cut(s), t) for i, s, t in items]
     src_lens = np.array([len(s) + 1 for _, s, _ in items])
     tgt_lens = np.array([len(t) + 2 for _, _, t in items])
     src = np.full((len(items), src_lens.max()), PAD_ID, dtype=np.int64)

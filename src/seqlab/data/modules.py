@@ -116,7 +116,8 @@ class Seq2SeqDataModule(_CachedData):
         prefix_block_size: decoder-only models: batches also carry the prefix-LM view
             (``source <sep> target``) cut to this context; None = encoder–decoder batches only.
         prefix: build the prefix-LM view at all.
-        max_src_len: encoder–decoders: keep at most the first this many source tokens.
+        max_src_len: encoder–decoders: keep at most this many source tokens ...
+        keep_src: ... the "first" or the "last" ones.
     """
 
     def __init__(
@@ -126,11 +127,12 @@ class Seq2SeqDataModule(_CachedData):
         prefix: bool = False,
         prefix_block_size: int | None = None,
         max_src_len: int | None = None,
+        keep_src: str = "first",
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.noise = noise if noise is not None and noise.active else None
-        self.max_src_len = max_src_len
+        self.max_src_len, self.keep_src = max_src_len, keep_src
         self.prefix, self.prefix_block_size = prefix, prefix_block_size
         self._warned = False
 
@@ -167,7 +169,7 @@ class Seq2SeqDataModule(_CachedData):
         sampler = sampler_type(
             ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle, seed=self.seed
         )
-        collate = partial(collate_pairs, max_src_len=self.max_src_len)
+        collate = partial(collate_pairs, max_src_len=self.max_src_len, keep_src=self.keep_src)
         if self.prefix:
             collate = partial(collate_prefix, block_size=self.prefix_block_size)
             if shuffle:

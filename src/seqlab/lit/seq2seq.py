@@ -25,7 +25,7 @@ class Seq2SeqModule(PairsTaskModule):
                 raise SeqlabError(
                     f"the {split} split has a source of {src} tokens, more than "
                     f"model.net.max_len={limit}; set task.max_src_len={limit - 1} to keep the "
-                    "first tokens, or raise model.net.max_len"
+                    "first tokens (task.keep_src=last: the last ones), or raise model.net.max_len"
                 )
             if tgt > limit:
                 raise SeqlabError(
