@@ -19,6 +19,7 @@ from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.prefix_lm import PrefixLMModule
 from seqlab.lit.seq2seq import Seq2SeqModule
 from seqlab.networks import instantiate_net
+from seqlab.redaction import redact
 
 
 def build_datamodule(
@@ -65,7 +66,7 @@ def build_module(
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         tokenizers=tokenizer_states,
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=redact(OmegaConf.to_container(cfg, resolve=True)),  # kept in every checkpoint
     )
     if cfg.task.kind == "lm":
         return LanguageModelModule(**common)
@@ -82,7 +83,12 @@ def build_module(
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    bar = cfg.trainer.get("enable_progress_bar", True)  # false: Lightning refuses a bar callback
+    callbacks = [
+        instantiate(c)
+        for name, c in (cfg.get("callbacks") or {}).items()
+        if c and (bar or name != "progress_bar")
+    ]
     return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
 

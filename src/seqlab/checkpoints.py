@@ -19,12 +19,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise SeqlabError(
             f"checkpoint not found: {path}; pass ckpt_path=<run>/checkpoints/best.ckpt"
         )
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a cut one has no index
+        raise SeqlabError(
+            f"checkpoint {path} is truncated or corrupt (not a complete torch.save archive); use "
+            "another checkpoint (e.g. last.ckpt or best.ckpt of the run)"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling failed"
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        why = next((line for line in lines if "GLOBAL" in line), lines[0] if lines else "")
         raise SeqlabError(
-            f"refusing to load {path}: it is not a plain-weights checkpoint ({first[:120]})"
+            f"refusing to load {path}: it is not a plain-weights checkpoint and loading it could "
+            f"run code ({why[:120]})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
         raise SeqlabError(

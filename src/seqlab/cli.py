@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
+
+from hydra.errors import ConfigCompositionException, OverrideParseException
 
 from seqlab.errors import SeqlabError
 
@@ -40,9 +43,30 @@ def entry_point(
         except SeqlabError as e:
             fail(str(e))
         sys.argv = [sys.argv[0], *args]
-        hydra_main()
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises instead of printing
+        try:
+            hydra_main()
+        except (ConfigCompositionException, OverrideParseException) as e:
+            if os.environ.get("SEQLAB_DEBUG"):
+                raise
+            fail(composition_error(e))
 
     return main
+
+
+def composition_error(error: Exception) -> str:
+    """Hydra's multi-line composition error as one line that names the key and the fix."""
+    text = str(error)
+    missing = re.match(r"Could not override '([^']+)'.*?use (\+\S+)", text, re.DOTALL)
+    if missing and "not in struct" in f"{text} {error.__cause__}":
+        key, plus = missing.groups()
+        return (
+            f"unknown config key '{key}'; check its spelling (--cfg job prints every key), "
+            f"or add a new key with {plus}"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    cause = str(error.__cause__).splitlines()[0] if error.__cause__ else ""
+    return " ".join(lines[:2] + ([cause] if cause and cause not in lines else []))
 
 
 def user_errors(task: Callable) -> Callable:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,6 +68,7 @@ class Cleaning:
     lowercase: bool = False
     min_len: int = 1
     max_len: int | None = None
+    too_long: str = "drop"
 
 
 @dataclasses.dataclass
@@ -144,7 +146,7 @@ SCHEMAS = {
 }
 TOP_LEVEL = {
     *SCHEMAS,
-    *("name", "seed", "train", "test", "ckpt_path", "resume", "optimized_metric"),
+    *("name", "seed", "train", "test", "ckpt_path", "resume", "skip_completed", "optimized_metric"),
     *("optimizer", "scheduler", "trainer", "logger", "callbacks"),
 }
 CHOICES = {
@@ -189,6 +191,14 @@ def check_schema(section: str, value: Any, schema: type) -> None:
         raise SeqlabError(f"config key '{section}.{key}': {_one_line(e)}") from None
 
 
+def _simple_type(hint: Any) -> Any:
+    """`Optional[int]` → int (null is allowed anyway); other unions are not checked."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0] if len(args) == 1 else None
+    return hint
+
+
 def _check_target(section: str, value: Mapping) -> None:
     """Keys of a `_target_` section must be arguments of the target; simple types must match."""
     target = value.get("_target_")
@@ -212,7 +222,7 @@ def _check_target(section: str, value: Mapping) -> None:
         if key not in params:
             valid = ", ".join(k for k in params if k not in ("self", "args", "kwargs"))
             raise SeqlabError(f"unknown config key '{section}.{key}' for {target}; valid: {valid}")
-        expected = hints.get(key)
+        expected = _simple_type(hints.get(key))
         if v is None:  # null means "unset": the code or the library fills it in
             continue
         if expected in (int, float) and (isinstance(v, bool) or not isinstance(v, (int, float))):

@@ -14,6 +14,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.errors import SeqlabError
+from seqlab.redaction import redact, redact_text, redact_yaml_file
+
 _STAMP: str | None = None
 
 
@@ -90,6 +93,14 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _sweep_records() -> list[Path]:
+    """The sweep folder's multirun.yaml while a multirun job runs (it holds the sweep's overrides)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    folder = sweep_id() and HydraConfig.get().sweep.dir
+    return [Path(folder) / "multirun.yaml"] if folder else []
+
+
 def write_json(path: Path, value: Any) -> None:
     """Write JSON atomically: readers never see half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -115,15 +126,29 @@ class RunFolder:
     def write_provenance(
         self, cfg: DictConfig, overrides: list[str], command: list[str], resumed: bool = False
     ) -> None:
-        """Config, overrides, git state and environment; a resume appends, never erases."""
-        (self.path / "config.yaml").write_text(
-            OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8"
-        )
+        """Config, overrides, git state and environment; a resume appends, never erases.
+
+        Secrets (see `seqlab.redaction`) are replaced by `<redacted>` in everything written here.
+        """
+        try:
+            self._write_provenance(cfg, overrides, command, resumed)
+        except OSError as e:
+            raise SeqlabError(
+                f"cannot write the run folder {self.path} ({e.strerror or e}); free disk space or "
+                "set paths.log_dir to a writable folder"
+            ) from None
+
+    def _write_provenance(
+        self, cfg: DictConfig, overrides: list[str], command: list[str], resumed: bool
+    ) -> None:
+        plain = redact(OmegaConf.to_container(cfg, resolve=True))
+        (self.path / "config.yaml").write_text(OmegaConf.to_yaml(plain), encoding="utf-8")
+        overrides, command = redact(list(overrides)), redact(list(command))
         lines = "\n".join(overrides) + "\n"
         with (self.path / "overrides.txt").open("a" if resumed else "w", encoding="utf-8") as f:
             f.write(f"# resumed {time.strftime('%FT%T%z')}\n{lines}" if resumed else lines)
         git = git_info(Path(__file__).resolve().parent)
-        (self.path / "git.diff").write_text(git.pop("diff"), encoding="utf-8")
+        (self.path / "git.diff").write_text(redact_text(git.pop("diff")), encoding="utf-8")
         write_json(self.path / "git.json", git)
         write_json(self.path / "environment.json", environment())
         now = time.strftime("%FT%T%z")
@@ -139,6 +164,8 @@ class RunFolder:
             record = json.loads((self.path / "run.json").read_text(encoding="utf-8"))
             record.setdefault("resumed", []).append({"at": now, "command": command})
         write_json(self.path / "run.json", record)
+        for path in [*(self.path / ".hydra").glob("*.yaml"), *_sweep_records()]:
+            redact_yaml_file(path)  # Hydra wrote these before the job started
 
     def write_tokenizers(self, states: dict[str, dict]) -> None:
         """The fitted tokenizers (role → HF JSON), the same ones every checkpoint carries."""

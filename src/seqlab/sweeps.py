@@ -3,7 +3,9 @@ DDP children that re-run the job, not the sweep."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -14,6 +16,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
+from seqlab.errors import SeqlabError
+from seqlab.redaction import redact, redact_text
 from seqlab.runs import run_id_for, write_json
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,11 @@ def record_failure(error: BaseException, message: str) -> None:
     """Mark this job failed in its results.json (with a one-line reason) and keep the traceback."""
     folder = Path(HydraConfig.get().runtime.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "error.txt").write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+    trace = redact_text("".join(traceback.format_exception(error)))
+    (folder / "error.txt").write_text(trace, encoding="utf-8")
+    message = redact_text(message)
+    if finished(folder):  # an earlier attempt's result is never overwritten
+        os.replace(folder / "results.json", folder / "results.previous.json")
     write_json(
         folder / "results.json",
         {
@@ -38,6 +46,52 @@ def record_failure(error: BaseException, message: str) -> None:
         },
     )
     log.error("job failed: %s", message)
+
+
+def finished(folder: Path) -> dict | None:
+    """The results of a run that finished in `folder` (results.json with status ok), else None."""
+    try:
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if isinstance(results, dict) and results.get("status") == "ok" else None
+
+
+def _recorded_overrides(folder: Path) -> list[str] | None:
+    """The overrides a run folder was started with (overrides.txt up to the first resume)."""
+    try:
+        text = (folder / "overrides.txt").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return [line for line in text.split("# resumed")[0].splitlines() if line]
+
+
+def earlier_attempt(folder: Path, overrides: list[str]) -> str | None:
+    """`skip_completed=true`: what this job's folder holds from an earlier run of the same command.
+
+    Returns "finished" (results.json says ok: skip the job), "interrupted" (a last.ckpt but no
+    finished results, e.g. killed or out of disk: resume it), or None (run it from the start).
+
+    Raises:
+        SeqlabError: the folder holds a run of different overrides (the sweep command changed).
+    """
+    recorded = _recorded_overrides(folder)
+    if recorded is None:
+        return None
+    recorded, overrides = (
+        [o for o in redact(list(given)) if not o.lstrip("+").startswith("skip_completed=")]
+        for given in (recorded, overrides)
+    )
+    if recorded != overrides:
+        raise SeqlabError(
+            f"skip_completed: {folder} holds a run of other overrides ({' '.join(recorded)}); "
+            "re-run the same sweep command, or choose a new hydra.sweep.dir"
+        )
+    if finished(folder):
+        return "finished"
+    if (folder / "checkpoints" / "last.ckpt").is_file() and (folder / "run.json").is_file():
+        return "interrupted"
+    return None
 
 
 def relaunch_job_not_sweep() -> None:

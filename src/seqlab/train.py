@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import entry_point, quiet, user_errors
-from seqlab.resume import last_checkpoint, resume_args
+from seqlab.resume import resume_args
 from seqlab.runs import RunFolder, finish_loggers
 
 
@@ -27,11 +27,12 @@ def train(cfg: DictConfig) -> float | None:
         build_trainer,
         count_parameters,
     )
-    from seqlab.checkpoints import check_tokenizer_kind, load_checkpoint, load_weights
+    from seqlab.checkpoints import load_weights
     from seqlab.config import validate
     from seqlab.model_card import write_model_card
     from seqlab.plan import make_plan
     from seqlab.planning.report import format_line
+    from seqlab.resume import check_same_tokenizers, previous_run, starting_checkpoint
     from seqlab.summary import collect_results, optimized_value, print_summary
     from seqlab.sweeps import relaunch_job_not_sweep
 
@@ -40,25 +41,30 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.extras.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
     started = time.time()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     run = RunFolder(cfg.paths.output_dir)
+    overrides = list(HydraConfig.get().overrides.task)
+    done, resume = previous_run(cfg, run.path, overrides)
+    if done is not None:
+        return optimized_value(done, cfg.optimized_metric)
+    start, ckpt = starting_checkpoint(cfg, resume)
     if rank_zero_only.rank == 0:
-        run.write_provenance(
-            cfg, list(HydraConfig.get().overrides.task), sys.argv, resumed=bool(cfg.resume)
-        )
+        run.write_provenance(cfg, overrides, sys.argv, resumed=bool(resume))
 
-    ckpt = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None
-    if ckpt:
-        check_tokenizer_kind(ckpt, cfg.tokenizer.kind, cfg.ckpt_path)
-    datamodule = build_datamodule(cfg, ckpt["seqlab"]["tokenizers"] if ckpt else None)
+    fixed = ckpt["seqlab"]["tokenizers"] if ckpt and not resume else None  # fine-tuning
+    datamodule = build_datamodule(cfg, fixed)
     datamodule.prepare_data()
+    if resume:
+        check_same_tokenizers(ckpt, datamodule.tokenizer_states(), resume)
     plan = None
     if rank_zero_only.rank == 0:  # the data is cached now: exact lengths and vocabulary
-        plan = make_plan(cfg, ckpt["seqlab"]["tokenizers"] if ckpt else None)
+        plan = make_plan(cfg, fixed)
         print(format_line(plan), flush=True)
+    # Seeded here, not earlier: the initial weights must not depend on what data preparation or
+    # planning drew from the generators (e.g. a first-time FLOP/s measurement).
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     net = build_net(cfg.model, datamodule.tokenizers)
     if ckpt:
-        load_weights(net, ckpt, cfg.ckpt_path)
+        load_weights(net, ckpt, start)
     module = build_module(cfg, datamodule.tokenizer_states(), net, run.run_id)
     if rank_zero_only.rank == 0:
         run.write_tokenizers(datamodule.tokenizer_states())
@@ -66,8 +72,7 @@ def train(cfg: DictConfig) -> float | None:
     relaunch_job_not_sweep()
     metrics = {}
     if cfg.train:
-        resume_from = last_checkpoint(cfg.resume) if cfg.resume else None
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=start if resume else None)
         metrics.update(trainer.callback_metrics)  # testing replaces callback_metrics: keep val/…
     if cfg.test:
         best = trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path

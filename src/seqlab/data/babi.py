@@ -46,7 +46,7 @@ def read_babi(
     prev = 0
     for lineno, line in enumerate(lines, start=1):
         head, _, text = line.partition(" ")
-        if not head.isdigit() or not text.strip():
+        if not head.isdecimal() or len(head) > 9 or not text.strip():
             raise SeqlabError(
                 f"{path}:{lineno}: expected '<id> <sentence>', found {line[:40]!r}; "
                 "every bAbI line starts with its number in the story and a space"

@@ -168,10 +168,11 @@ class RandomWindows(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, self.epoch, rank])
         self.epoch += 1  # each pass is a new epoch
         starts = rng.integers(0, len(self.ids) - self.block_size - 1, (len(self), self.batch_size))
-        for row in starts[self.skip :]:
+        # Skip only once, even when a pass is cut short (limit_train_batches).
+        starts, self.skip = starts[self.skip :], 0
+        for row in starts:
             chunk = torch.from_numpy(self.ids[row[:, None] + self.offsets].astype(np.int64))
             yield chunk[:, :-1], chunk[:, 1:]
-        self.skip = 0
 
 
 class SequentialWindows(torch.utils.data.Dataset):

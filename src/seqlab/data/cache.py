@@ -70,7 +70,7 @@ class CacheWriter:
         except OSError as e:
             self.abort()
             raise SeqlabError(
-                f"writing the data cache in {self.final.parent} failed ({e.strerror}); "
+                f"writing the data cache in {self.final.parent} failed ({e.strerror or f'incomplete write: {e}'}); "
                 "free disk space or set paths.cache_dir elsewhere"
             ) from None
 

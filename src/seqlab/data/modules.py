@@ -46,6 +46,9 @@ class _CachedData(L.LightningDataModule):
         self.fixed_tokenizers, self.layout = fixed_tokenizers, layout
         self.entry: CacheEntry | None = None
         self.tokenizers: dict[str, Tokenizer] = {}
+        # (epoch, batches already trained) where the first training pass starts; a resumed run
+        # sets it (seqlab.preemption.ExactResume) to continue mid-epoch with the same batches.
+        self.train_start: tuple[int, int] = (0, 0)
 
     def prepare_data(self) -> None:
         self._load()
@@ -93,6 +96,7 @@ class LMDataModule(_CachedData):
     def train_dataloader(self) -> DataLoader:
         ids = self.entry.array("train.ids")
         windows = RandomWindows(ids, self.block_size, self.loader_cfg["batch_size"], self.seed)
+        windows.epoch, windows.skip = self.train_start
         return self._loader(dataset=windows, batch_size=None)
 
     def _eval(self, split: str) -> DataLoader:
@@ -169,6 +173,8 @@ class Seq2SeqDataModule(_CachedData):
         sampler = sampler_type(
             ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle, seed=self.seed
         )
+        if shuffle:  # training
+            sampler.epoch, sampler.skip = self.train_start
         collate = partial(collate_pairs, max_src_len=self.max_src_len, keep_src=self.keep_src)
         if self.prefix:
             collate = partial(collate_prefix, block_size=self.prefix_block_size)

@@ -20,6 +20,7 @@ from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import load_splits, reader_format, split_files
 from seqlab.data.sources import file_sha256
 from seqlab.data.tokenizers import Tokenizer, fit_tokenizer
+from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,15 @@ def _fit_or_reuse(role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | N
     )
 
 
+def _too_long_policy(cleaning: Mapping) -> str:
+    policy = cleaning.get("too_long", "drop")
+    if policy not in ("drop", "truncate"):
+        raise SeqlabError(
+            f"config key 'data.cleaning.too_long': {policy!r} is not valid; choose drop or truncate"
+        )
+    return policy
+
+
 def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
     cleaned = {
         name: (_clean([x[0] for x in pairs], cleaning), _clean([x[1] for x in pairs], cleaning))
@@ -113,6 +123,10 @@ def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: 
     for name, (src, tgt) in cleaned.items():
         examples = splits[name]  # (source, target[, extra]) as read, for the extras
         src_ids, tgt_ids = toks["src"].encode_batch(src), toks["tgt"].encode_batch(tgt)
+        if max_len and _too_long_policy(cleaning) == "truncate":  # every split, counted
+            longest = np.maximum([len(s) for s in src_ids], [len(t) for t in tgt_ids])
+            src_ids, tgt_ids = [s[:max_len] for s in src_ids], [t[:max_len] for t in tgt_ids]
+            counts[f"{name}_truncated_too_long"] = int((longest > max_len).sum())
         src_flat, src_off = pack(src_ids)
         tgt_flat, tgt_off = pack(tgt_ids)
         keep = np.ones(len(src), dtype=bool)

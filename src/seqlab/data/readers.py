@@ -11,12 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
 
 _ERROR_MODES = ("strict", "replace")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_LIMITS = {
+    RecursionError: "nested too deeply",
+    ValueError: "a number with too many digits",
+    UnicodeEncodeError: "a \\u escape of half a surrogate pair",
+}
 
 
 def _decode(path: Path, errors: str) -> str:
@@ -136,7 +143,8 @@ def _column(path: str | Path, col: int | str, names: list[str] | None, role: str
         )
     if col not in names:
         raise SeqlabError(
-            f"{path}:1: no column named {col!r} in the header; choose one of {', '.join(names)}"
+            f"{path}:1: no column named {col!r} in the header; choose one of "
+            + ", ".join(repr(name)[1:-1] for name in names)  # a name may hold a quoted newline
         )
     return names.index(col)
 
@@ -270,9 +278,16 @@ def read_jsonl(path: str | Path, errors: str = "strict") -> list[dict[str, Any]]
     for lineno, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
+            if _SURROGATE_ESCAPE.search(line):  # "\ud800" alone decodes to text UTF-8 cannot hold
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
         except json.JSONDecodeError as exc:
             raise SeqlabError(
                 f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
+                "each line must be one JSON object"
+            ) from None
+        except (RecursionError, ValueError) as exc:  # too deeply nested, too many digits, ...
+            raise SeqlabError(
+                f"{path}:{lineno}: invalid JSON ({_JSON_LIMITS.get(type(exc), 'unreadable')}); "
                 "each line must be one JSON object"
             ) from None
         if not isinstance(record, dict):

@@ -1,0 +1,87 @@
+"""Keep secrets out of run folders, logged configs and reports.
+
+A secret is the value of `WANDB_API_KEY` or of any environment variable whose name contains KEY,
+TOKEN, SECRET or PASSWORD, and the value of any config key or command-line override named like a
+credential (`token`, `hf_token`, `api_key`, `password`, ...; not `max_tokens` or `tokenizer`).
+Everything seqlab writes about a run (config.yaml, overrides.txt, run.json, Hydra's .hydra/ files,
+the config inside checkpoints, model cards, reports) passes through `redact` first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REDACTED = "<redacted>"
+_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"(^|[_-])(token|secret|password|passwd|credentials?|apikey|api_key|access_key|private_key)"
+    r"($|[_-])"
+)
+_OVERRIDE = re.compile(r"^([+~]{0,2}[\w./@-]+)=(.*)$", re.DOTALL)
+_MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
+
+
+def is_secret_env(name: str) -> bool:
+    """Environment variables: WANDB_API_KEY and any name containing KEY, TOKEN, SECRET, PASSWORD."""
+    return bool(_SECRET_ENV.search(name))
+
+
+def is_secret_key(name: str) -> bool:
+    """Config keys and overrides: the last dotted part names a credential (hf_token, apiKey)."""
+    return bool(_SECRET_KEY.search(str(name).rsplit(".", 1)[-1].lower()))
+
+
+def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+    """Values of secret-named environment variables, longest first (so overlaps redact fully)."""
+    env = os.environ if environ is None else environ
+    values = {v for k, v in env.items() if is_secret_env(k) and len(v) >= _MIN_SECRET_LEN}
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_text(text: str, values: list[str] | None = None) -> str:
+    """Replace every secret value (from the environment) inside free text."""
+    for value in secret_values() if values is None else values:
+        text = text.replace(value, REDACTED)
+    return text
+
+
+def _redact_string(text: str, values: list[str]) -> str:
+    """Secret values, and the value of a `key=value` override whose key names a credential."""
+    text = redact_text(text, values)
+    match = _OVERRIDE.match(text)
+    if match and is_secret_key(match.group(1)) and match.group(2) != REDACTED:
+        text = f"{match.group(1)}={REDACTED}"
+    return text
+
+
+def redact(value: Any, values: list[str] | None = None) -> Any:
+    """A copy of plain data (dicts, lists, strings) with every secret replaced by `<redacted>`."""
+    values = secret_values() if values is None else values
+    if isinstance(value, dict):
+        return {
+            k: REDACTED
+            if is_secret_key(k) and isinstance(v, str | int | float) and v not in ("", None)
+            else redact(v, values)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact(v, values) for v in value)
+    if isinstance(value, str):
+        return _redact_string(value, values)
+    return value
+
+
+def redact_yaml_file(path: Path) -> None:
+    """Rewrite a YAML file (Hydra's .hydra/*.yaml, multirun.yaml) only if it holds a secret."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return
+    clean = redact(data)
+    if clean != data:
+        path.write_text(yaml.safe_dump(clean, sort_keys=False, allow_unicode=True), "utf-8")
