@@ -89,6 +89,7 @@ def test_size_applies_to_every_architecture(size, model):
         (["task=lm"], "cannot run on model family 'seq2seq'"),
         (["data=tinyshakespeare", "tokenizer=char", "task=qa"], "needs pairs data"),
         (["task.metrics=[bleu,meteor]"], "unknown metric 'meteor'"),
+        (["task.keep_src=middle"], "task.keep_src"),
         (["task=denoise", "task.noise.mask=2"], "task.noise.mask"),
         (["model=gpt", "tokenizer.shared_vocab=false"], "tokenizer.shared_vocab=true"),
         (["task=lm", "model=gpt"], "needs text data, but dataset 'scan' gives pairs"),

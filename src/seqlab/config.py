@@ -157,7 +157,6 @@ CHOICES = {
     ),
     "data.errors": ("strict", "replace"),
     "task.kind": ("seq2seq", "lm", "denoise"),
-    "task.keep_src": ("first", "last"),
     "task.monitor_mode": ("min", "max"),
     "model.family": ("seq2seq", "lm"),
     "decoding.strategy": ("greedy", "sample", "beam"),
@@ -307,6 +306,11 @@ def check_compatible(plain: Mapping) -> None:
     if unknown:
         raise SeqlabError(
             f"config key 'task.metrics': unknown metric {unknown[0]!r}; valid: {', '.join(TASK_METRICS)}"
+        )
+    if plain["task"].get("keep_src", "first") not in ("first", "last"):
+        raise SeqlabError(
+            f"config key 'task.keep_src': {plain['task']['keep_src']!r} is not valid; "
+            "choose one of first, last"
         )
     if kind == "denoise":
         from seqlab.data.noise import Noise
