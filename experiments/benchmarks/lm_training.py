@@ -4,20 +4,23 @@ The model is nanoGPT's CPU "baby GPT" (4 layers, 4 heads, width 128, context 64,
 no dropout, AdamW, cosine schedule, gradient clipping at 1.0). Loops compared:
 
 - seqlab: the real LightningModule, DataModule, optimizer, schedule, loggers and step callbacks
-  of `experiment=shakespeare_gpt` (no validation or checkpoints in the timed steps).
+  of `experiment=shakespeare_gpt` (every configured callback but checkpointing; no validation).
 - plain: a hand-written loop over the same network, batches, optimizer, schedule and clipping.
-- nanoGPT (`--nanogpt DIR`, a checkout of github.com/karpathy/nanoGPT that this script never
-  modifies): its own `train.py` with the CPU command of its README, in a subprocess; its
-  printed per-iteration times are parsed.
+- nanoGPT (`--nanogpt DIR`, a checkout of github.com/karpathy/nanoGPT, copied to a scratch
+  folder and never modified): its own `train.py` with the CPU command of its README.
 - seqlab compiled (`--compile`): seqlab with `model.compile=true`; its first step (compilation)
   is reported separately.
 
-seqlab and plain (and compiled) run in one process, interleaved step by step: each loop runs in
-its own thread and they hand a baton round, so exactly one computes at a time and all of them
-see the same machine load; their ratio holds on a busy machine. nanoGPT runs in its own process,
-alternating rounds with them. `--full` also trains seqlab (`seqlab-train`) and nanoGPT to 2000
-iterations through their entry points, validation included, and reports the validation loss at
-iteration 2000 (nanoGPT estimates it from 20 random batches, seqlab over the whole split).
+The loops run in one process, interleaved step by step: each runs in its own thread and they
+hand a baton round, so exactly one computes at a time and all see the same machine load; their
+ratios hold on a busy machine. (nanoGPT's train.py is executed in its thread with its own
+command line; an iteration ends where it zeroes its gradients. Running it as a separate process
+instead is not comparable on a loaded machine: there a 2-thread step in a process's main thread
+took 2-4x longer than the same step in another thread.) `--full` also trains seqlab
+(`seqlab-train`) and nanoGPT (`train.py` in a subprocess, its printed per-iteration times
+parsed) to 2000 iterations, validation included, one after the other, and reports the
+validation loss at iteration 2000 (nanoGPT estimates it from 20 random batches, seqlab over the
+whole split).
 
 GFLOP/s use the PaLM estimate of the Throughput callback (6N + attention, per token); the peak
 is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
@@ -29,6 +32,8 @@ is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import re
@@ -134,8 +139,12 @@ def seqlab_loop(cfg, steps: int, turns: Turns) -> None:
     net = build_net(cfg.model, datamodule.tokenizers)
     module = build_module(cfg, datamodule.tokenizer_states(), net)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    keep = ("lr_monitor", "throughput", "progress_bar", "matmul_precision")  # per-step callbacks
-    callbacks = [instantiate(c) for k, c in (cfg.get("callbacks") or {}).items() if k in keep]
+    # Every configured callback but checkpointing (no checkpoints are written in timed steps).
+    callbacks = [
+        instantiate(c)
+        for k, c in (cfg.get("callbacks") or {}).items()
+        if c and k != "model_checkpoint"
+    ]
     trainer = instantiate(
         cfg.trainer, max_steps=steps, logger=loggers or False, callbacks=[*callbacks, StepHook(turns)],
         enable_checkpointing=False, limit_val_batches=0,
@@ -164,26 +173,71 @@ def plain_loop(cfg, steps: int, turns: Turns) -> None:
         turns.step_done()
 
 
-def interleaved_round(cfgs: dict, steps: int) -> dict[str, list[float]]:
-    """Every loop in `cfgs` for `steps` steps, one step each in turn; returns each one's times."""
-    baton = Baton(len(cfgs))
-    turns = {name: Turns(baton, i) for i, name in enumerate(cfgs)}
+def nanogpt_loop(work: Path, steps: int, turns: Turns) -> None:
+    """nanoGPT's own train.py, executed in this thread (its working directory and command line
+    are set by `interleaved_round`); an iteration ends where it zeroes the gradients."""
+    if str(work) not in sys.path:
+        sys.path.insert(0, str(work))
+    import model as nanogpt  # nanoGPT's model.py, which its train.py imports
+
+    configure = nanogpt.GPT.__dict__.get("_original_configure", nanogpt.GPT.configure_optimizers)
+    nanogpt.GPT._original_configure = configure
+
+    def configure_optimizers(self, *args, **kwargs):
+        optimizer = configure(self, *args, **kwargs)
+        zero_grad = optimizer.zero_grad
+
+        def zero_grad_then_pass(*a, **k):
+            zero_grad(*a, **k)
+            turns.step_done()
+
+        optimizer.zero_grad = zero_grad_then_pass
+        return optimizer
+
+    nanogpt.GPT.configure_optimizers = configure_optimizers
+    code = compile((work / "train.py").read_text(), str(work / "train.py"), "exec")
+    turns.begin()
+    exec(code, {"__name__": "__main__"})
+
+
+def interleaved_round(cfgs: dict, steps: int, nanogpt: Path | None) -> dict[str, list[float]]:
+    """Every loop in `cfgs` (and nanoGPT's train.py in `nanogpt`) for `steps` steps, one step
+    each in turn, each in its own thread; returns each one's step times."""
+    names = [*cfgs, "nanoGPT"] if nanogpt else list(cfgs)
+    baton = Baton(len(names))
+    turns = {name: Turns(baton, i) for i, name in enumerate(names)}
     errors = []
 
     def run(name: str) -> None:
         try:
-            loop = plain_loop if name == "plain" else seqlab_loop
-            loop(cfgs[name], steps, turns[name])
+            if name == "nanoGPT":
+                nanogpt_loop(nanogpt, steps, turns[name])
+            else:
+                loop = plain_loop if name == "plain" else seqlab_loop
+                loop(cfgs[name], steps, turns[name])
         except BaseException as e:  # report after the other loops finish
             errors.append(e)
         finally:
             baton.give(turns[name].i, finished=True)
 
-    threads = [threading.Thread(target=run, args=(name,)) for name in cfgs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    argv, cwd = sys.argv, os.getcwd()
+    nano_args = [f"--max_iters={steps - 1}", "--lr_decay_iters=2000", f"--eval_interval={10**9}"]
+    sys.argv = ["train.py", *NANOGPT_ARGS, *nano_args]  # what nanoGPT's configurator reads
+    threads = [threading.Thread(target=run, args=(name,)) for name in names]
+    try:
+        if nanogpt:
+            os.chdir(
+                nanogpt
+            )  # its train.py opens files relative to its folder (seqlab's are absolute)
+        # nanoGPT prints every iteration and the progress bar writes to stdout: keep the table clean.
+        with contextlib.redirect_stdout(io.StringIO()):
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
     if errors:
         raise errors[0]
     return {name: t.times for name, t in turns.items()}
@@ -204,10 +258,13 @@ def nanogpt_workdir(checkout: Path, data_dir: Path, into: Path) -> Path:
 def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int) -> dict:
     """nanoGPT's train.py for `iters` iterations; its per-iteration times and validation losses."""
     args = [f"--max_iters={iters}", "--lr_decay_iters=2000", f"--eval_interval={eval_interval}"]
-    out = subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "train.py", *NANOGPT_ARGS, *args],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=work, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode:
+        sys.exit(f"nanoGPT's train.py failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    out = proc.stdout
     times = [
         float(m) / 1e3 for m in re.findall(r"^iter \d+: loss [\d.]+, time ([\d.]+)ms", out, re.M)
     ]
@@ -223,11 +280,21 @@ def run_seqlab_full(overrides: list[str], env: dict, tmp: Path) -> dict:
            f"+callbacks.step_times.path={times_file}", *overrides]  # fmt: skip
     start = time.perf_counter()
     path = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH")) if p)
-    subprocess.run(cmd, env={**env, "PYTHONPATH": path}, cwd=tmp, check=True, capture_output=True)
+    proc = subprocess.run(
+        cmd, env={**env, "PYTHONPATH": path}, cwd=tmp, capture_output=True, text=True
+    )
+    if proc.returncode:
+        sys.exit(f"seqlab-train failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     wall = time.perf_counter() - start
     results = json.loads(next((tmp / "outputs").rglob("results.json")).read_text())
     return {"times": json.loads(times_file.read_text()), "val_loss": results["metrics"]["val/loss"],
             "steps": results["steps"], "wall": wall}  # fmt: skip
+
+
+def paired_ratio(a: list[float], b: list[float]) -> float:
+    """Median of a[i] / b[i]: steps i of two interleaved loops ran back to back (same load), and
+    seqlab and the plain loop train on the same batches at the same step."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def row(name: str, seconds: float, tokens: int, flops: float, peak: float, ratios: list) -> str:
@@ -249,6 +316,8 @@ def main() -> None:
         "SEQLAB_DATA_DIR", HERE.parents[2] / "shared" / "data")))  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="seqlab-train overrides for every seqlab run")
     args = parser.parse_args()
+    args.data_dir = args.data_dir.resolve()  # the nanoGPT thread changes the working directory
+    args.nanogpt = args.nanogpt.resolve() if args.nanogpt else None
     if args.quick:
         args.steps, args.rounds = 20, 1
     full_iters = 40 if args.quick else 2000
@@ -273,16 +342,12 @@ def main() -> None:
         datamodule = build_datamodule(cfgs["seqlab"])
         datamodule.prepare_data()  # builds the cache once, before any loop is timed
         work = nanogpt_workdir(args.nanogpt, args.data_dir, tmp) if args.nanogpt else None
-        times: dict[str, list[float]] = {name: [] for name in names}
-        first_steps: dict[str, list[float]] = {name: [] for name in names}
-        if work:
-            times["nanoGPT"] = []
+        times: dict[str, list[float]] = {}
+        first_steps: dict[str, list[float]] = {}
         for _ in range(args.rounds):
-            if work:
-                times["nanoGPT"] += run_nanogpt(work, args.steps, env, 10**9)["times"][WARMUP:]
-            for name, values in interleaved_round(cfgs, args.steps).items():
-                times[name] += values[WARMUP:]
-                first_steps[name].append(values[0])
+            for name, values in interleaved_round(cfgs, args.steps, work).items():
+                times.setdefault(name, []).extend(values[WARMUP:])
+                first_steps.setdefault(name, []).append(values[0])
         full = {}
         if args.full:
             quick = ["trainer.max_steps=40", "trainer.val_check_interval=20",
@@ -303,12 +368,15 @@ def main() -> None:
           f"{flops / 1e9:.2f} GFLOP per step (6N + attention)")  # fmt: skip
     medians = {name: statistics.median(v) for name, v in times.items() if v}
     refs = [r for r in ("plain", "nanoGPT") if r in medians]
-    print(f"\nstep time, median of {args.rounds} × {args.steps - WARMUP} steps "
-          "(seqlab and plain interleaved step by step)")  # fmt: skip
+    print(f"\nstep time, median of {args.rounds} × {args.steps - WARMUP} steps, the loops "
+          "interleaved step by step")  # fmt: skip
     print(f"{'loop':16s} {'ms/iter':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'of peak':>8s} "
           + " ".join(f"{'× ' + r:>9s}" for r in refs))  # fmt: skip
     for name, ms in medians.items():
-        print(row(name, ms, tokens, flops, peak, [ms / medians[r] for r in refs]))
+        print(
+            row(name, ms, tokens, flops, peak, [paired_ratio(times[name], times[r]) for r in refs])
+        )
+    print("× : median over steps of the step-time ratio to the same step of the other loop")
     if "seqlab compiled" in medians:
         compile_s = statistics.median(first_steps["seqlab compiled"])
         print(f"torch.compile: first step {compile_s:.1f} s (compilation) vs "

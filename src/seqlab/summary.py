@@ -77,6 +77,9 @@ def print_summary(results: dict[str, Any], samples: list[dict[str, str]] | None 
     table.add_row("parameters", f"{results['parameters']['total']:,}")
     table.add_row("steps", str(results["steps"]))
     table.add_row("train tokens/s", f"{results['train_tokens_per_s'] or 0:,.0f}")
+    mfu = (results.get("throughput") or {}).get("mfu")
+    if mfu is not None:
+        table.add_row("train MFU", f"{mfu:.1%}")
     table.add_row("wall time", f"{results['wall_time_s']:.1f} s")
     console.print(table)
     for s in (samples or [])[:3]:
