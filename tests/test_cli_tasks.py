@@ -7,9 +7,11 @@ denoising; tiny models and a few batches each, so these check wiring and metrics
 import json
 
 import pytest
+import sacrebleu
 import torch
 
 from conftest import run_folders
+from seqlab.predictions import FILENAME, read_predictions
 
 SHORT = [
     "size=tiny",
@@ -55,6 +57,17 @@ def test_task_runs_on_architecture(case, run_cli, tmp_path):
     for name in ["loss", "token_acc", *metrics]:
         assert f"test/{name}" in results["metrics"], name
     assert results["metrics"]["test/loss"] > 0
+    [run] = run_folders(tmp_path / "outputs")
+    rows = read_predictions(run / FILENAME)  # every test decode, in dataset order
+    assert 0 < len(rows) <= 16 and [r["index"] for r in rows] == sorted({r["index"] for r in rows})
+    assert all(isinstance(r["hypothesis"], str) and r["references"] for r in rows)
+    if case.startswith("translation"):  # the file holds exactly what BLEU scored
+        bleu = sacrebleu.corpus_bleu(
+            [r["hypothesis"] for r in rows], [[r["references"][0] for r in rows]]
+        )
+        assert results["metrics"]["test/bleu"] == pytest.approx(bleu.score, abs=1e-3)
+    if case.startswith("qa"):
+        assert {r["group"] for r in rows} <= {"qa1", "qa2"}
     if case.startswith("qa"):  # per-task accuracy for the tasks the test batch held
         assert {k for k in results["metrics"] if k.startswith("test/acc_qa")} <= {
             "test/acc_qa1",

@@ -27,6 +27,7 @@ from seqlab.metrics import (
     exact_match_rows,
     resolve_bleu_tokenizer,
 )
+from seqlab.predictions import gather_rows, write_predictions
 
 
 class PairsTaskModule(SeqlabModule):
@@ -73,6 +74,7 @@ class PairsTaskModule(SeqlabModule):
             setattr(self, f"{stage}_text", nn.ModuleDict(text))
         self.groups: dict[str, GroupedAccuracy] = {}
         self.samples: list[dict[str, str]] = []
+        self.test_rows: list[dict] = []  # every test decode, for test_predictions.jsonl
 
     # Subclasses: logits and targets for the loss; best hypotheses for metrics.
     def _logits(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,6 +128,11 @@ class PairsTaskModule(SeqlabModule):
         if "group" in texts:
             self._update_groups(stage, texts["group"], indices, hyp, ref_ids)
         for i, h, r in zip(indices, hyps, refs, strict=True):
+            if stage == "test":
+                row = {"index": i, "source": texts["src"][i], "references": r, "hypothesis": h}
+                self.test_rows.append(
+                    {**row, "group": texts["group"][i]} if "group" in texts else row
+                )
             if len(self.samples) < self.max_samples:
                 self.samples.append({"source": texts["src"][i], "reference": r[0], "hypothesis": h})
 
@@ -173,12 +180,17 @@ class PairsTaskModule(SeqlabModule):
 
     def on_test_epoch_start(self) -> None:
         self.samples = []
+        self.test_rows = []
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+        rows = gather_rows(self.test_rows)
+        if self.trainer.is_global_zero and rows:
+            write_predictions(rows, self.trainer.default_root_dir)
+        self.test_rows = []
 
     # The seed's "intermediate representation": a fixed-size vector per text.
     def _source_ids(self, texts: Sequence[str]) -> list:
