@@ -31,6 +31,15 @@ def test_long_pairs_lose_source_from_the_left():
     assert count_truncated(np.array([20, 3, 2]), np.array([5, 40, 2]), 12) == 2
 
 
+def test_summaries_keep_the_start_of_a_long_source():
+    src, tgt = np.arange(100, 120), np.arange(200, 205)
+    s, t = fit_to_context(src, tgt, block_size=12, keep_src="first")
+    assert np.array_equal(s, src[:6]) and np.array_equal(t, tgt)
+    batch = collate_prefix([item(0, src, tgt)], 12, keep_src="first")
+    assert batch["prompt"][0].tolist() == [*range(100, 111), SEP_ID]
+    assert batch["x"][0].tolist()[:7] == [*range(100, 106), SEP_ID]
+
+
 def test_prompts_do_not_depend_on_the_reference():
     a = collate_prefix([item(0, list(range(10, 30)), [5] * 3)], 12)
     b = collate_prefix([item(0, list(range(10, 30)), [5] * 9)], 12)

@@ -177,7 +177,9 @@ class Seq2SeqDataModule(_CachedData):
             sampler.epoch, sampler.skip = self.train_start
         collate = partial(collate_pairs, max_src_len=self.max_src_len, keep_src=self.keep_src)
         if self.prefix:
-            collate = partial(collate_prefix, block_size=self.prefix_block_size)
+            collate = partial(
+                collate_prefix, block_size=self.prefix_block_size, keep_src=self.keep_src
+            )
             if shuffle:
                 self._warn_truncation(ds)
         return self._loader(dataset=ds, batch_sampler=sampler, collate_fn=collate)
@@ -187,8 +189,8 @@ class Seq2SeqDataModule(_CachedData):
         if cut and not self._warned:
             log.warning(
                 "%d of %d training pairs exceed task.block_size=%d as source <sep> target; their "
-                "sources are cut from the left (raise task.block_size to keep them whole)",
-                cut, len(ds), self.prefix_block_size,
+                "sources keep their %s tokens (task.keep_src; raise task.block_size to keep them whole)",
+                cut, len(ds), self.prefix_block_size, self.keep_src,
             )  # fmt: skip
             self._warned = True
 

@@ -15,16 +15,24 @@ from seqlab.data.batching import collate_pairs
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, SEP_ID
 
 
+def cut_source(src: np.ndarray, n: int, keep_src: str) -> np.ndarray:
+    """At most ``n`` source tokens: the ``first`` ones (a document's opening) or the ``last`` ones
+    (a question at the end of a story)."""
+    if n >= len(src):
+        return src
+    return src[:n] if keep_src == "first" else src[len(src) - n :]
+
+
 def fit_to_context(
-    src: np.ndarray, tgt: np.ndarray, block_size: int | None
+    src: np.ndarray, tgt: np.ndarray, block_size: int | None, keep_src: str = "last"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut (source, target) so ``source <sep> target <eos>`` has at most block_size + 1 tokens."""
+    """Cut (source, target) so ``source <sep> target <eos>`` has at most block_size + 1 tokens;
+    the target is kept whole where it fits, the source gives way (``keep_src`` says which end)."""
     if block_size is None:
         return src, tgt
     room = block_size + 1 - 2  # <sep> and <eos>
     tgt = tgt[: max(room - 1, 0)]  # keep at least one source token
-    keep = max(room - len(tgt), 0)
-    return src[len(src) - keep :] if keep < len(src) else src, tgt
+    return cut_source(src, max(room - len(tgt), 0), keep_src), tgt
 
 
 def count_truncated(src_lens: np.ndarray, tgt_lens: np.ndarray, block_size: int | None) -> int:
@@ -34,15 +42,18 @@ def count_truncated(src_lens: np.ndarray, tgt_lens: np.ndarray, block_size: int 
     return int((src_lens + tgt_lens + 2 > block_size + 1).sum())
 
 
-def collate_prefix(items: list, block_size: int | None) -> dict[str, torch.Tensor]:
+def collate_prefix(
+    items: list, block_size: int | None, keep_src: str = "last"
+) -> dict[str, torch.Tensor]:
     """``collate_pairs`` plus the LM view: x, y (PAD where no loss), prompt (source <sep>).
+    Sources too long for ``block_size`` keep their ``keep_src`` end (first | last).
 
     Returns:
         everything ``collate_pairs`` returns, and x (B, L), y (B, L), prompt (B, P) right-padded
         with prompt_lengths (B,).
     """
     batch = collate_pairs(items)
-    fitted = [fit_to_context(s, t, block_size) for _, s, t in items]
+    fitted = [fit_to_context(s, t, block_size, keep_src) for _, s, t in items]
     width = max(len(s) + len(t) + 1 for s, t in fitted)
     x = np.full((len(items), width), PAD_ID, dtype=np.int64)
     y = np.full((len(items), width), PAD_ID, dtype=np.int64)
@@ -50,8 +61,10 @@ def collate_prefix(items: list, block_size: int | None) -> dict[str, torch.Tenso
         seq = np.concatenate([s, [SEP_ID], t, [EOS_ID]])
         x[row, : len(seq) - 1] = seq[:-1]
         y[row, len(s) : len(seq) - 1] = seq[len(s) + 1 :]
-    # Prompts do not depend on the reference's length: the source's last tokens that fit.
-    sources = [s if block_size is None else s[-(block_size - 1) :] for _, s, _ in items]
+    # Prompts do not depend on the reference's length: as much of the source as fits.
+    sources = [
+        s if block_size is None else cut_source(s, block_size - 1, keep_src) for _, s, _ in items
+    ]
     prompt_lens = np.array([len(s) + 1 for s in sources])
     prompt = np.full((len(items), prompt_lens.max()), PAD_ID, dtype=np.int64)
     for row, s in enumerate(sources):
