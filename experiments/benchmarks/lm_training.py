@@ -255,9 +255,11 @@ def nanogpt_workdir(checkout: Path, data_dir: Path, into: Path) -> Path:
     return work
 
 
-def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int) -> dict:
-    """nanoGPT's train.py for `iters` iterations; its per-iteration times and validation losses."""
-    args = [f"--max_iters={iters}", "--lr_decay_iters=2000", f"--eval_interval={eval_interval}"]
+def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int, extra: tuple = ()) -> dict:
+    """nanoGPT's train.py for `iters` iterations (`extra`: more of its command-line settings);
+    its per-iteration times and training losses, and its validation losses by iteration."""
+    args = [f"--max_iters={iters}", "--lr_decay_iters=2000", f"--eval_interval={eval_interval}",
+            *extra]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "train.py", *NANOGPT_ARGS, *args],
         cwd=work, env=env, capture_output=True, text=True,
@@ -265,11 +267,11 @@ def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int) -> dict:
     if proc.returncode:
         sys.exit(f"nanoGPT's train.py failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     out = proc.stdout
-    times = [
-        float(m) / 1e3 for m in re.findall(r"^iter \d+: loss [\d.]+, time ([\d.]+)ms", out, re.M)
-    ]
+    logged = re.findall(r"^iter (\d+): loss ([\d.]+), time ([\d.]+)ms", out, re.M)
+    times = [float(ms) / 1e3 for _, _, ms in logged]
+    train = {int(step): float(loss) for step, loss, _ in logged}
     val = {int(s): float(v) for s, v in re.findall(r"^step (\d+): train loss [\d.]+, val loss ([\d.]+)", out, re.M)}  # fmt: skip
-    return {"times": times, "val": val}
+    return {"times": times, "val": val, "train": train}
 
 
 def run_seqlab_full(overrides: list[str], env: dict, tmp: Path) -> dict:

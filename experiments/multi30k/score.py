@@ -1,0 +1,56 @@
+"""Multi30k BLEU two ways from a run's ``test_predictions.jsonl``: sacreBLEU (13a, the signature
+seqlab records) and the classic PyTorch tutorials' "tokenized, lowercased BLEU" (corpus BLEU-4 on
+lowercased word tokens, no smoothing: torchtext's ``bleu_score``). Tokens are split as seqlab's
+word tokenizer splits them (runs of letters/digits, runs of punctuation); the tutorials used
+spaCy, which differs on contractions ("man's": spaCy ``man 's``, here ``man ' s``).
+
+    python experiments/multi30k/score.py RUN_OR_EVAL_FOLDER [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import sacrebleu
+
+from seqlab.predictions import FILENAME, read_predictions
+
+WORD = re.compile(r"\w+|[^\w\s]+")
+
+
+def tokenized(text: str) -> str:
+    return " ".join(WORD.findall(text.lower()))
+
+
+def scores(folder: Path) -> dict[str, float]:
+    rows = read_predictions(folder / FILENAME)
+    hyps = [r["hypothesis"] for r in rows]
+    refs = [r["references"][0] for r in rows]
+    sacre = sacrebleu.corpus_bleu(hyps, [refs])  # tokenize 13a, as seqlab's test/bleu
+    tok = sacrebleu.corpus_bleu(
+        [tokenized(h) for h in hyps],
+        [[tokenized(r) for r in refs]],
+        tokenize="none",
+        smooth_method="none",
+    )
+    return {"sentences": len(rows), "sacrebleu": sacre.score, "tokenized_lc_bleu": tok.score}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", type=Path, nargs="+")
+    args = parser.parse_args()
+    print(
+        "| run | sentences | sacreBLEU (13a) | tokenized lowercased BLEU |\n| --- | ---: | ---: | ---: |"
+    )
+    for folder in args.folders:
+        s = scores(folder)
+        print(
+            f"| {folder.name} | {s['sentences']} | {s['sacrebleu']:.1f} | {s['tokenized_lc_bleu']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
