@@ -53,7 +53,7 @@ def bag_of_chars(lines: list[str], alphabet: list[str]) -> torch.Tensor:
 def retrieval(keys: torch.Tensor, queries: torch.Tensor) -> tuple[float, float]:
     """Top-1 and top-5 accuracy of finding row i of keys from row i of queries (cosine)."""
     sims = F.normalize(queries, dim=-1) @ F.normalize(keys, dim=-1).T
-    top = sims.topk(5, dim=-1).indices
+    top = sims.topk(min(5, len(keys)), dim=-1).indices
     target = torch.arange(len(keys)).unsqueeze(1)
     return float((top[:, :1] == target).any(-1).float().mean()), float(
         (top == target).any(-1).float().mean()
