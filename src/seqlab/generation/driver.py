@@ -30,6 +30,7 @@ def generate(
     cache: bool = True,
     generator: torch.Generator | None = None,
     eos_id: int | None = EOS_ID,
+    preallocate: bool = True,
 ) -> Generation:
     """Decodes a batch with the strategy ``options`` names.
 
@@ -46,6 +47,9 @@ def generate(
         generator: random source for sampling; default: a new one seeded with ``options.seed``.
         eos_id: the token that ends a hypothesis; None decodes every input's full budget (an LM
             trained on a raw token stream never learned to stop).
+        preallocate: allocate Transformer KV caches once, to the longest the decode can reach,
+            and write them in place; False grows them with ``torch.cat`` every step (the former
+            behaviour, kept as a reference for tests and benchmarks).
 
     Returns:
         ``Generation`` of new tokens, (B, N, L) with N = ``n_best`` (1 for greedy).
@@ -58,7 +62,8 @@ def generate(
         )
     cap = target_cap(model) if is_seq2seq(model) else None
     max_lens = options.max_lengths(input_lengths.to(inputs.device), cap)
-    stepper = make_stepper(model, inputs, cache=cache)
+    longest = int(max_lens.max()) if preallocate else None
+    stepper = make_stepper(model, inputs, cache=cache, max_new_tokens=longest)
     processors = build_processors(options)
     eos_id = -1 if eos_id is None else eos_id  # -1 never matches a token
     if options.strategy == "beam":

@@ -13,13 +13,22 @@ Cached steppers drive the models' own state (Transformer KV caches, GRU hidden s
 position per step; uncached ones recompute the whole prefix with ``forward`` every step, the
 reference the cached ones are tested against and benchmarked to beat.
 
+Given ``max_new_tokens``, a cached stepper preallocates the Transformers' self-attention caches
+(``KVBuffer``) once, to the longest the decode can reach: the prompt (or <bos>) plus the budget,
+capped by the context window. Steps then write in place instead of growing the caches with
+``torch.cat``. Models whose ``init_state`` takes no ``capacity`` (GRUs) keep their state as it is.
+
 Decoder-only models past their context (``block_size``) slide the window, as nanoGPT's
 ``generate`` crops its input: once the cache is full, the last ``block_size`` tokens are
-re-prefilled from position 0 at every step, so cached and uncached decoding still agree.
+re-prefilled from position 0 at every step, so cached and uncached decoding still agree. Learned
+positions shift every cached key when the window slides, so nothing in the cache survives a
+slide; a preallocated cache is then full (capacity = ``block_size``) and is rewound and
+overwritten from position 0 (``GPT.rewind_state``), still without allocating.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol
 
 import torch
@@ -49,6 +58,14 @@ def is_seq2seq(model: nn.Module) -> bool:
     return hasattr(model, "encode")
 
 
+def _capacity_kwargs(model: nn.Module, capacity: int | None) -> dict[str, int]:
+    """``{"capacity": n}`` for models that preallocate their caches, else nothing."""
+    init_state = getattr(model, "init_state", None)
+    if capacity is None or init_state is None:
+        return {}
+    return {"capacity": capacity} if "capacity" in inspect.signature(init_state).parameters else {}
+
+
 class Seq2SeqStepper:
     """Encoder once, then the decoder's ``step`` from <bos>.
 
@@ -56,14 +73,24 @@ class Seq2SeqStepper:
         model: ``GRUSeq2Seq`` / ``TransformerSeq2Seq``.
         src: (B, S) source ids, right-padded.
         bos_id: first decoder input.
+        max_new_tokens: longest decode, to preallocate the caches for (<bos> and all but the
+            last new token are fed back); None grows them step by step.
     """
 
-    def __init__(self, model: nn.Module, src: Tensor, bos_id: int = BOS_ID) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        src: Tensor,
+        bos_id: int = BOS_ID,
+        max_new_tokens: int | None = None,
+    ) -> None:
         self.model, self.src, self.bos_id = model, src, bos_id
+        self.max_new_tokens = max_new_tokens
         self.static: set[str] = set()  # state entries a step passes through unchanged
 
     def start(self) -> tuple[Tensor, State]:
-        state = self.model.init_state(self.model.encode(self.src))
+        capacity = _capacity_kwargs(self.model, self.max_new_tokens)
+        state = self.model.init_state(self.model.encode(self.src), **capacity)
         bos = torch.full((self.src.size(0),), self.bos_id, dtype=torch.long, device=self.src.device)
         return self.step(bos, state)
 
@@ -105,12 +132,15 @@ class LMStepper:
         model: ``GPT`` / ``GRULM``.
         prompt: (B, T) prompt ids, T >= 1; prompts in a batch have equal length (the models take
             no padding mask).
+        max_new_tokens: longest decode, to preallocate the caches for; None grows them step by
+            step.
     """
 
-    def __init__(self, model: nn.Module, prompt: Tensor) -> None:
+    def __init__(self, model: nn.Module, prompt: Tensor, max_new_tokens: int | None = None) -> None:
         if prompt.size(1) == 0:
             raise ValueError("a language model needs a prompt of at least one token")
         self.model, self.prompt = model, prompt
+        self.max_new_tokens = max_new_tokens
         self.window = getattr(model, "block_size", None)
 
     def start(self) -> tuple[Tensor, State]:
@@ -118,7 +148,13 @@ class LMStepper:
         tokens = self.prompt
         if self.window and tokens.size(1) > self.window:
             tokens = tokens[:, -self.window :]
-        logits, cache = self.model.prefill(tokens)
+        cache = None
+        if self.max_new_tokens is not None:
+            longest = tokens.size(1) + self.max_new_tokens
+            capacity = _capacity_kwargs(self.model, min(longest, self.window or longest))
+            if capacity:
+                cache = self.model.init_state(tokens.size(0), tokens.device, **capacity)
+        logits, cache = self.model.prefill(tokens, cache)
         state = {"cache": cache}
         if self.window:
             state["tokens"] = tokens
@@ -130,7 +166,8 @@ class LMStepper:
             return logits, {"cache": cache}
         history = torch.cat([state["tokens"], tokens[:, None]], dim=1)[:, -self.window :]
         if history.size(1) <= state["tokens"].size(1):  # the cache is full: slide
-            logits, cache = self.model.prefill(history)
+            rewind = getattr(self.model, "rewind_state", None)
+            logits, cache = self.model.prefill(history, rewind(state["cache"]) if rewind else None)
             logits = logits[:, -1]
         else:
             logits, cache = self.model.step(tokens, state["cache"])
@@ -161,8 +198,15 @@ class UncachedLMStepper(LMStepper):
         return _select(state, index)
 
 
-def make_stepper(model: nn.Module, inputs: Tensor, cache: bool = True) -> Stepper:
-    """The stepper for ``model``: seq2seq ``inputs`` are sources, LM ``inputs`` are prompts."""
+def make_stepper(
+    model: nn.Module, inputs: Tensor, cache: bool = True, max_new_tokens: int | None = None
+) -> Stepper:
+    """The stepper for ``model``: seq2seq ``inputs`` are sources, LM ``inputs`` are prompts.
+
+    ``max_new_tokens`` preallocates a cached stepper's caches (see the module docstring).
+    """
+    if not cache:
+        return (UncachedSeq2SeqStepper if is_seq2seq(model) else UncachedLMStepper)(model, inputs)
     if is_seq2seq(model):
-        return (Seq2SeqStepper if cache else UncachedSeq2SeqStepper)(model, inputs)
-    return (LMStepper if cache else UncachedLMStepper)(model, inputs)
+        return Seq2SeqStepper(model, inputs, max_new_tokens=max_new_tokens)
+    return LMStepper(model, inputs, max_new_tokens=max_new_tokens)

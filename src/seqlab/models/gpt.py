@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.transformer import Embeddings, TransformerBlock, init_gpt2_weights
+from seqlab.models.transformer import (
+    Embeddings,
+    KVBuffer,
+    TransformerBlock,
+    cached_length,
+    init_gpt2_weights,
+)
 from seqlab.models.utils import causal_mask_with_past, count_parameters, reorder_state
 
 
@@ -76,16 +82,48 @@ class GPT(nn.Module):
         return self.lm_head(self.features(idx))
 
     def init_state(
-        self, batch_size: int, device: torch.device | str | None = None
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        capacity: int | None = None,
     ) -> dict[str, Tensor]:
-        """Empty KV cache: ``k{i}``/``v{i}`` of shape (B, n_head, 0, head_dim) per layer."""
+        """Empty KV cache: ``k{i}``/``v{i}`` per layer.
+
+        Args:
+            batch_size: Rows.
+            device: Default: the model's.
+            capacity: Positions to preallocate (``KVBuffer``s written in place, at most
+                ``block_size``); None: (B, n_head, 0, head_dim) tensors grown by ``torch.cat``.
+        """
         weight = self.lm_head.weight
-        shape = (batch_size, self.n_head, 0, self.n_embd // self.n_head)
-        empty = torch.zeros(shape, dtype=weight.dtype, device=device or weight.device)
+        head_dim = self.n_embd // self.n_head
+        like = torch.empty(0, dtype=weight.dtype, device=device or weight.device)
         state = {}
+        if capacity is not None:
+            capacity = min(capacity, self.block_size)
+            for i in range(len(self.blocks)):
+                state[f"k{i}"], state[f"v{i}"] = (
+                    KVBuffer.empty(batch_size, self.n_head, capacity, head_dim, like)
+                    for _ in range(2)
+                )
+            return state
+        empty = like.new_zeros(batch_size, self.n_head, 0, head_dim)
         for i in range(len(self.blocks)):
             state[f"k{i}"], state[f"v{i}"] = empty, empty
         return state
+
+    @staticmethod
+    def rewind_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The cache emptied, reusing its buffers: the next ``prefill`` starts at position 0.
+
+        A sliding window (``seqlab.generation.steppers``) re-prefills the last ``block_size``
+        tokens at every step once the context is full, since learned positions shift every key;
+        a preallocated cache of ``block_size`` positions is simply overwritten from the start.
+        """
+        return {
+            name: value.rewound() if isinstance(value, KVBuffer) else value[:, :, :0]
+            for name, value in state.items()
+        }
 
     def prefill(
         self, idx: Tensor, state: dict[str, Tensor] | None = None
@@ -105,7 +143,7 @@ class GPT(nn.Module):
         batch, length = idx.shape
         if state is None:
             state = self.init_state(batch, idx.device)
-        past = state["k0"].size(2)
+        past = cached_length(state["k0"])
         self._check_context(past + length)
         # A single new query may see every cached key; several need a causal mask that is
         # offset by the cache length, which is_causal (top-left aligned) cannot express.
@@ -131,7 +169,7 @@ class GPT(nn.Module):
 
     @staticmethod
     def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of every cache tensor."""
+        """Selects batch rows ``index`` (B',) of every cache tensor (or ``KVBuffer``, in place)."""
         return reorder_state(state, index)
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:

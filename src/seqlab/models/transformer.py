@@ -2,7 +2,9 @@
 
 Blocks are pre-LN (``x + f(LayerNorm(x))``); attention goes through
 ``F.scaled_dot_product_attention``. Key/value caches have shape (B, n_heads, T, head_dim), batch
-first, so decoding states reorder with one ``index_select`` per tensor.
+first, so decoding states reorder with one ``index_select`` per tensor. A self-attention cache is
+either a plain tensor, grown by ``torch.cat`` (one O(t) copy per step), or a ``KVBuffer``
+preallocated to the longest decode and written in place (what ``generate`` uses).
 """
 
 from __future__ import annotations
@@ -15,7 +17,98 @@ from torch import Tensor, nn
 
 from seqlab.models.utils import maybe_dropout
 
-KVCache = tuple[Tensor, Tensor]
+
+class KVBuffer:
+    """A self-attention key or value cache preallocated to the longest decode.
+
+    Growing a cache with ``torch.cat`` copies all t cached positions at every step, O(T²) per
+    sequence: about 60 % of a batch-64 GPT decoding step. A buffer is allocated once per decode
+    with room for every position it can reach, the new positions are written in place at the
+    current length, and attention reads the filled prefix.
+
+    A ``KVBuffer`` is a small handle (store, batch, length) over a shared store: ``append`` and
+    ``index_select`` write into the store and return a new handle, not a new store. So, unlike
+    a tensor state, a state must not be stepped or reordered again once a later state was made
+    from it (the decoding loops never do). Each step returns a new handle, so a stepper that
+    spots per-input constants by object identity does not mistake the cache for one.
+
+    Args:
+        store: (rows, n_heads, capacity, head_dim); rows ``[:batch]`` are the live batch.
+        batch: Live rows (rows beyond it are left over from a batch that has since shrunk).
+        length: Filled positions.
+    """
+
+    def __init__(self, store: Tensor, batch: int, length: int = 0) -> None:
+        self.store, self.batch, self.length = store, batch, length
+
+    @classmethod
+    def empty(
+        cls, batch: int, n_heads: int, capacity: int, head_dim: int, like: Tensor
+    ) -> KVBuffer:
+        """An unfilled buffer with ``like``'s dtype and device."""
+        return cls(like.new_empty(batch, n_heads, capacity, head_dim), batch, 0)
+
+    @property
+    def capacity(self) -> int:
+        return self.store.size(2)
+
+    @property
+    def tensor(self) -> Tensor:
+        """The filled prefix, (batch, n_heads, length, head_dim): a view, no copy."""
+        return self.store[: self.batch, :, : self.length]
+
+    def append(self, x: Tensor) -> KVBuffer:
+        """Writes x (batch, n_heads, n, head_dim) after the filled prefix.
+
+        Past the capacity (a caller that under-sized it) the store is reallocated twice as long:
+        slower, never wrong.
+        """
+        end = self.length + x.size(2)
+        store = self.store
+        if end > self.capacity:
+            store = store.new_empty(
+                self.batch, store.size(1), max(end, 2 * self.capacity), x.size(3)
+            )
+            store[:, :, : self.length] = self.tensor
+        store[: self.batch, :, self.length : end] = x
+        return KVBuffer(store, self.batch, end)
+
+    def index_select(self, dim: int, index: Tensor) -> KVBuffer:
+        """Batch rows ``index`` (B',) of the filled prefix, as ``Tensor.index_select(0, index)``.
+
+        Written back into the same store when its rows suffice (beams changing places, finished
+        rows leaving), else into a new store of the same capacity (the batch growing: beams from
+        one row each, n samples per input).
+        """
+        if dim != 0:
+            raise ValueError(f"a KVBuffer reorders along the batch dimension only, got dim={dim}")
+        rows = self.tensor.index_select(0, index)
+        store = self.store
+        if index.numel() > store.size(0):
+            store = store.new_empty(index.numel(), *store.shape[1:])
+        store[: index.numel(), :, : self.length] = rows
+        return KVBuffer(store, index.numel(), self.length)
+
+    def rewound(self) -> KVBuffer:
+        """The same store emptied: the next ``append`` writes from position 0."""
+        return KVBuffer(self.store, self.batch, 0)
+
+
+Cache = Tensor | KVBuffer
+KVCache = tuple[Cache, Cache]
+
+
+def cached_length(cache: Cache) -> int:
+    """Positions held by a self-attention cache of either kind."""
+    return cache.length if isinstance(cache, KVBuffer) else cache.size(2)
+
+
+def _extend(cache: Cache, x: Tensor) -> Cache:
+    return cache.append(x) if isinstance(cache, KVBuffer) else torch.cat([cache, x], dim=2)
+
+
+def _filled(cache: Cache) -> Tensor:
+    return cache.tensor if isinstance(cache, KVBuffer) else cache
 
 
 class MultiHeadAttention(nn.Module):
@@ -81,11 +174,13 @@ class MultiHeadAttention(nn.Module):
                 is given.
             attn_mask: Bool mask broadcastable to (B, n_heads, T, T_k), True = attend.
             is_causal: Causal self-attention without a mask tensor; only valid without a cache.
-            kv_cache: Self-attention: keys/values of earlier positions, extended by this call.
-                Cross-attention: keys/values from ``project_memory``, reused as they are.
+            kv_cache: Self-attention: keys/values of earlier positions (tensors or ``KVBuffer``s),
+                extended by this call. Cross-attention: keys/values from ``project_memory``,
+                reused as they are.
 
         Returns:
-            Output (B, T, d_model) and the keys/values to cache, each (B, n_heads, T_k, head_dim).
+            Output (B, T, d_model) and the keys/values to cache, each (B, n_heads, T_k, head_dim)
+            or a ``KVBuffer`` holding as many positions.
         """
         batch, length, _ = x.shape
         if self.cross:
@@ -94,12 +189,11 @@ class MultiHeadAttention(nn.Module):
         else:
             q, k, v = (self._heads(t) for t in self.qkv_proj(x).split(self.d_model, dim=2))
             if kv_cache is not None:
-                k = torch.cat([kv_cache[0], k], dim=2)
-                v = torch.cat([kv_cache[1], v], dim=2)
+                k, v = _extend(kv_cache[0], k), _extend(kv_cache[1], v)
         y = F.scaled_dot_product_attention(
             q,
-            k,
-            v,
+            _filled(k),
+            _filled(v),
             attn_mask=attn_mask,
             dropout_p=self.dropout if self.training else 0.0,
             is_causal=is_causal,

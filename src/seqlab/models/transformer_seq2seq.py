@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.transformer import DecoderBlock, Embeddings, TransformerBlock, init_gpt2_weights
+from seqlab.models.transformer import (
+    DecoderBlock,
+    Embeddings,
+    KVBuffer,
+    TransformerBlock,
+    cached_length,
+    init_gpt2_weights,
+)
 from seqlab.models.utils import attention_mask, count_parameters, reorder_state
 
 
@@ -97,29 +104,44 @@ class TransformerDecoder(nn.Module):
             x, _ = block(x, enc["memory"], memory_mask)
         return self.lm_head(self.norm(x))
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
         """Decoding state, all batch-first.
 
         Keys: ``memory`` (B, S, d), ``src_mask`` (B, S), ``pos`` (B,) next position,
         ``self_k{i}``/``self_v{i}`` (B, n_heads, t, head_dim) growing by one per step, and
         ``cross_k{i}``/``cross_v{i}`` (B, n_heads, S, head_dim) computed here once.
+
+        Args:
+            enc: ``encode``'s output.
+            capacity: Target positions to preallocate the self-attention caches for
+                (``KVBuffer``s written in place, at most ``max_len``); None: tensors grown by
+                ``torch.cat``.
         """
         memory = enc["memory"]
         batch, _, d_model = memory.shape
-        empty = memory.new_zeros(batch, self.n_heads, 0, d_model // self.n_heads)
+        head_dim = d_model // self.n_heads
+        empty = memory.new_zeros(batch, self.n_heads, 0, head_dim)
         state = {
             "memory": memory,
             "src_mask": enc["src_mask"],
             "pos": torch.zeros(batch, dtype=torch.long, device=memory.device),
         }
         for i, block in enumerate(self.blocks):
-            state[f"self_k{i}"], state[f"self_v{i}"] = empty, empty
+            if capacity is None:
+                state[f"self_k{i}"], state[f"self_v{i}"] = empty, empty
+            else:
+                state[f"self_k{i}"], state[f"self_v{i}"] = (
+                    KVBuffer.empty(
+                        batch, self.n_heads, min(capacity, self.max_len), head_dim, memory
+                    )
+                    for _ in range(2)
+                )
             state[f"cross_k{i}"], state[f"cross_v{i}"] = block.cross_attn.project_memory(memory)
         return state
 
     def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """tokens (B,) long -> next-token logits (B, V) and the state one position longer."""
-        length = state["self_k0"].size(2)
+        length = cached_length(state["self_k0"])
         if length >= self.max_len:
             raise ValueError(f"cannot decode position {length}: max_len={self.max_len}")
         memory_mask = attention_mask(state["src_mask"])[:, None, None, :]
@@ -197,9 +219,9 @@ class TransformerSeq2Seq(nn.Module):
         """Teacher-forced decoding: src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt)."""
         return self.decoder(tgt_in, self.encode(src))
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
         """Decoding state; see ``TransformerDecoder.init_state``."""
-        return self.decoder.init_state(enc)
+        return self.decoder.init_state(enc, capacity)
 
     def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """tokens (B,) long -> next-token logits (B, V_tgt) and the new state."""
@@ -207,7 +229,7 @@ class TransformerSeq2Seq(nn.Module):
 
     @staticmethod
     def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of every state tensor."""
+        """Selects batch rows ``index`` (B',) of every state tensor (or ``KVBuffer``, in place)."""
         return reorder_state(state, index)
 
     def num_parameters(self, exclude_embeddings: bool = False) -> int:

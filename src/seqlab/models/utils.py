@@ -31,7 +31,8 @@ def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
     """Selects or reorders the batch rows of a decoding state (beam search).
 
     Args:
-        state: Decoding state whose tensors are all batch-first.
+        state: Decoding state whose tensors are all batch-first; a value may also be a
+            preallocated ``KVBuffer``, which reorders in place (so ``state`` is then consumed).
         index: (B',) long, row of the old state that each new row copies.
 
     Returns:
