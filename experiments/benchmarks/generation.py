@@ -10,9 +10,14 @@
    At batch 64 the recompute loop would take many minutes; unless ``--full``, one of its steps
    is timed at each of 4 context lengths spread over 256..755 and its total is the sum of a
    line fitted to those step times over all 500 context lengths ("estimated").
-2. Beam search (``conf/decoding/beam.yaml``: beam 5, length budget 50 + 2 · source length) over
+2. The same GPT, greedy, with the KV cache preallocated once and written in place (``generate``'s
+   default) against the former cache grown by ``torch.cat`` every step (``preallocate=False``):
+   the two alternate, round after round, so that load on a shared machine hits both alike.
+3. Beam search (``conf/decoding/beam.yaml``: beam 5, length budget 50 + 2 · source length) over
    the first 1,000 Multi30k test2016 German sentences, batches of 128 sentences × 5 beams, on the
    ``size=tiny`` Transformer and GRU (Bahdanau) with word vocabularies fitted on Multi30k train.
+   The Transformer also runs with the ``torch.cat`` cache, alternating with the preallocated one
+   batch by batch.
 
 Every model is randomly initialised: speed does not depend on the weights, except that an untrained
 model almost never emits <eos>, so every hypothesis runs to its full length budget: the worst case.
@@ -76,13 +81,17 @@ def recompute_estimate(model: GPT, prompt: torch.Tensor, greedy: bool, points: i
     return float((ys.mean() + slope * (lengths - xs.mean())).sum())
 
 
+def lm_model() -> GPT:
+    small = OmegaConf.load(CONF / "size" / "small.yaml")
+    torch.manual_seed(0)
+    return GPT(VOCAB, block_size=768, n_layer=small.n_layers, n_head=small.n_heads,
+               n_embd=small.d_model, dropout=0.0, bias=False).eval()  # fmt: skip
+
+
 def lm_rows(
     full: bool, batches: tuple[int, ...] = (1, 64)
 ) -> list[tuple[str, int, float, float, str]]:
-    small = OmegaConf.load(CONF / "size" / "small.yaml")
-    torch.manual_seed(0)
-    model = GPT(VOCAB, block_size=768, n_layer=small.n_layers, n_head=small.n_heads,
-                n_embd=small.d_model, dropout=0.0, bias=False).eval()  # fmt: skip
+    model = lm_model()
     rows = []
     for batch in batches:
         prompt = torch.randint(0, VOCAB, (batch, CONTEXT))
@@ -103,6 +112,27 @@ def lm_rows(
                 )
             tokens = batch * NEW_TOKENS
             rows.append((strategy, batch, tokens / cached_s, tokens / uncached_s, note))
+    return rows
+
+
+def cache_rows(batches: tuple[int, ...], rounds: int) -> list[tuple[int, float, float, str]]:
+    """Greedy tokens/s with the ``torch.cat`` cache and the preallocated one, run alternately."""
+    model, rows = lm_model(), []
+    options = DecodingOptions("greedy", 0, 0, max_new_tokens=NEW_TOKENS)
+    for batch in batches:
+        prompt = torch.randint(0, VOCAB, (batch, CONTEXT))
+        seconds = {False: 0.0, True: 0.0}
+        outputs = {}
+        for r in range(rounds):
+            for preallocate in (False, True) if r % 2 == 0 else (True, False):
+                took, outputs[preallocate] = timed(
+                    generate, model, prompt, options, eos_id=None, preallocate=preallocate
+                )
+                seconds[preallocate] += took
+        same = torch.equal(outputs[False].tokens, outputs[True].tokens)
+        tokens = rounds * batch * NEW_TOKENS
+        note = "same tokens" if same else "TOKENS DIFFER"
+        rows.append((batch, tokens / seconds[False], tokens / seconds[True], note))
     return rows
 
 
@@ -130,19 +160,28 @@ def beam_rows(data_dir: Path, sentences: int, batch_size: int) -> list[tuple[str
             tiny.n_layers, dropout=0.0,
         ),
     }  # fmt: skip
-    rows = []
-    for name, model in models.items():
-        model.eval()
-        start, tokens = time.perf_counter(), 0
-        for i in range(0, len(ids), batch_size):
-            chunk = ids[i : i + batch_size]
-            src = torch.full((len(chunk), len(chunk[-1])), PAD_ID)
-            for row, seq in enumerate(chunk):
-                src[row, : len(seq)] = torch.tensor(seq)
-            tokens += int(generate(model, src, beam).lengths[:, 0].sum())
-        seconds = time.perf_counter() - start
-        rows.append((name, seconds, len(ids) / seconds, tokens / len(ids)))
-    return rows
+    # (row name, model, preallocated KV cache); the two Transformer rows alternate batch by batch.
+    variants = [
+        ("transformer", models["transformer"], True),
+        ("transformer, cat", models["transformer"], False),
+        ("gru (bahdanau)", models["gru (bahdanau)"], True),
+    ]
+    seconds, tokens = [0.0] * len(variants), [0] * len(variants)
+    for i in range(0, len(ids), batch_size):
+        chunk = ids[i : i + batch_size]
+        src = torch.full((len(chunk), len(chunk[-1])), PAD_ID)
+        for row, seq in enumerate(chunk):
+            src[row, : len(seq)] = torch.tensor(seq)
+        order = [1, 0, 2] if (i // batch_size) % 2 else [0, 1, 2]
+        for v in order:
+            _, model, preallocate = variants[v]
+            took, out = timed(generate, model.eval(), src, beam, preallocate=preallocate)
+            seconds[v] += took
+            tokens[v] += int(out.lengths[:, 0].sum())
+    return [
+        (name, seconds[v], len(ids) / seconds[v], tokens[v] / len(ids))
+        for v, (name, _, _) in enumerate(variants)
+    ]
 
 
 def main() -> None:
@@ -153,6 +192,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per beam batch")
     parser.add_argument("--full", action="store_true", help="run the batch-64 recompute loops")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations, cat vs preallocated")
     parser.add_argument("--quick", action="store_true", help="smoke test: batch 1, 100 sentences")
     args = parser.parse_args()
     if args.quick:
@@ -167,6 +207,11 @@ def main() -> None:
     ):
         ratio = cached / uncached
         print(f"{strategy:9s} {batch:5d} {cached:10.0f} {uncached:10.0f} {ratio:8.1f}x  {note}")
+
+    print("\nGPT greedy, KV cache grown by torch.cat vs preallocated, run alternately (tokens/s)")
+    print(f"{'batch':>5s} {'cat':>10s} {'prealloc':>10s} {'speed-up':>9s}")
+    for batch, cat, prealloc, note in cache_rows((1,) if args.quick else (1, 64), args.rounds):
+        print(f"{batch:5d} {cat:10.0f} {prealloc:10.0f} {prealloc / cat:8.2f}x  {note}")
 
     print(f"\nbeam 5 over {args.sentences} Multi30k test2016 sentences (de→en), size=tiny")
     print(f"{'model':16s} {'seconds':>8s} {'sent/s':>8s} {'tokens/hyp':>11s}")
