@@ -184,6 +184,20 @@ def test_folder_of_single_runs(tmp_path):
     assert page.count('<tr class="') == 3 and "no results.json" in page
 
 
+def test_a_folder_of_links_compares_runs_of_several_sweeps(tmp_path):
+    runs = tmp_path / "outputs" / "runs"
+    write_run(runs / "scan_gru" / "2026-01-01_00-00-00_aaaaaa", {"size": "tiny"}, [1.0, 0.5])
+    write_run(runs / "scan_gpt" / "2026-01-03_00-00-00_cccccc", {"model": "gpt"}, [3.0, 2.0])
+    pick = tmp_path / "compare"
+    pick.mkdir()
+    (pick / "gru").symlink_to(runs / "scan_gru" / "2026-01-01_00-00-00_aaaaaa")
+    (pick / "gpt").symlink_to(runs / "scan_gpt" / "2026-01-03_00-00-00_cccccc")
+    (pick / "gru_again").symlink_to(runs / "scan_gru" / "2026-01-01_00-00-00_aaaaaa")
+    (pick / "loop").symlink_to(pick)  # a cycle must not hang the search
+    rows = write_summary(pick)
+    assert sorted(r["path"] for r in rows) == ["gpt", "gru"]
+
+
 def test_folder_without_runs_is_a_one_line_error(tmp_path):
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     with pytest.raises(SeqlabError) as err:

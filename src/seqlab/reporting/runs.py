@@ -81,14 +81,22 @@ def _natural(text: str) -> list:
 
 
 def find_run_dirs(folder: Path) -> list[Path]:
-    """Every folder under `folder` (itself included) holding run.json; runs are not searched inside."""
-    found = []
-    for root, dirs, files in os.walk(folder):
+    """Every folder under `folder` (itself included) holding run.json; runs are not searched inside.
+
+    Symbolic links are followed, so a folder of links to runs from several sweeps makes one
+    comparison; a folder reached twice (a link cycle, or two links to one run) is read once."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
         if "run.json" in files:
             found.append(Path(root))
             dirs[:] = []  # a run's checkpoints/ and logger folders hold no further runs
         else:
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d != "plots"]
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "plots")
     return sorted(found, key=lambda p: _natural(str(p.relative_to(folder))))
 
 
