@@ -36,6 +36,7 @@ def scores(folder: Path) -> dict[str, float]:
         [[tokenized(r) for r in refs]],
         tokenize="none",
         smooth_method="none",
+        force=True,
     )
     return {"sentences": len(rows), "sacrebleu": sacre.score, "tokenized_lc_bleu": tok.score}
 
