@@ -56,7 +56,7 @@ def smoothed(points: dict[int, float], width: int) -> tuple[list[int], list[floa
     """Mean of the losses logged in each `width`-iteration window (both logs are one batch each)."""
     bins: dict[int, list[float]] = {}
     for step, loss in points.items():
-        bins.setdefault((step // width + 1) * width, []).append(loss)
+        bins.setdefault(((step - 1) // width + 1) * width, []).append(loss)  # (0, 50] -> 50
     steps = sorted(bins)
     return steps, [statistics.fmean(bins[s]) for s in steps]
 
