@@ -12,20 +12,18 @@ paper's rows can be read against the same yardstick.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
+from seqlab.data.scitldr import read_scitldr_records
 from seqlab.metrics.rouge import rouge_f
 
 HERE = Path(__file__).resolve().parent
 
 
-def read_split(data_dir: Path, split: str) -> list[dict]:
-    """Records of ``summarization/scitldr-a/<split>.jsonl``: sentence lists and TL;DRs."""
-    path = data_dir / "summarization" / "scitldr-a" / f"{split}.jsonl"
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_split(data_dir: Path, split: str) -> list[tuple[list[str], list[str]]]:
+    """(sentences, TL;DRs) of ``summarization/scitldr-a/<split>.jsonl``, checked by seqlab's reader."""
+    return read_scitldr_records(data_dir / "summarization" / "scitldr-a" / f"{split}.jsonl")
 
 
 def mean_rouge(picks: list[str], refs: list[list[str]]) -> tuple[float, float, float]:
@@ -43,11 +41,11 @@ def main() -> None:
         "SEQLAB_DATA_DIR", HERE.parents[2] / "shared" / "data")))  # fmt: skip
     parser.add_argument("--split", default="test", choices=["dev", "test"])
     args = parser.parse_args()
-    records = [r for r in read_split(args.data_dir, args.split) if r["source"] and r["target"]]
-    refs = [r["target"] for r in records]
+    records = read_split(args.data_dir, args.split)
+    refs = [tldrs for _, tldrs in records]
     rows = {
-        "Lead-1": [r["source"][0] for r in records],
-        "Oracle (best sentence)": [oracle_sentence(r["source"], r["target"]) for r in records],
+        "Lead-1": [sentences[0] for sentences, _ in records],
+        "Oracle (best sentence)": [oracle_sentence(s, t) for s, t in records],
     }
     print(f"SciTLDR-A {args.split}: {len(records)} papers, {sum(map(len, refs))} TL;DRs")
     print("| baseline | ROUGE-1 | ROUGE-2 | ROUGE-L |\n| --- | ---: | ---: | ---: |")

@@ -26,6 +26,17 @@ def _texts(path: str | Path, lineno: int, record: dict, field: str) -> list[str]
     return value
 
 
+def read_scitldr_records(
+    path: str | Path, errors: str = "strict"
+) -> list[tuple[list[str], list[str]]]:
+    """``(abstract sentences, tldrs)`` per record, validated (extractive baselines need the
+    sentences; ``read_scitldr`` joins them)."""
+    return [
+        (_texts(path, lineno, record, "source"), _texts(path, lineno, record, "target"))
+        for lineno, record in enumerate(read_jsonl(path, errors), start=1)
+    ]
+
+
 def read_scitldr(
     path: str | Path, targets: str = "first", errors: str = "strict"
 ) -> list[tuple[str, str, dict]]:
@@ -47,9 +58,8 @@ def read_scitldr(
     if targets not in TARGETS:
         raise SeqlabError(f"data.targets={targets!r} is not valid; choose one of first, all")
     examples: list[tuple[str, str, dict]] = []
-    for lineno, record in enumerate(read_jsonl(path, errors), start=1):
-        source = " ".join(s.strip() for s in _texts(path, lineno, record, "source"))
-        tldrs = _texts(path, lineno, record, "target")
+    for sentences, tldrs in read_scitldr_records(path, errors):
+        source = " ".join(s.strip() for s in sentences)
         chosen = tldrs[:1] if targets == "first" else tldrs
         examples.extend((source, tldr, {"refs": list(tldrs)}) for tldr in chosen)
     return examples
