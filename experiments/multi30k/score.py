@@ -10,18 +10,18 @@ spaCy, which differs on contractions ("man's": spaCy ``man 's``, here ``man ' s`
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import sacrebleu
+from tokenizers import pre_tokenizers
 
 from seqlab.predictions import FILENAME, read_predictions
 
-WORD = re.compile(r"\w+|[^\w\s]+")
+WORDS = pre_tokenizers.Whitespace()  # seqlab's word tokenizer splits text with this
 
 
 def tokenized(text: str) -> str:
-    return " ".join(WORD.findall(text.lower()))
+    return " ".join(word for word, _ in WORDS.pre_tokenize_str(text.lower()))
 
 
 def scores(folder: Path) -> dict[str, float]:
