@@ -35,6 +35,7 @@ READERS: dict[str, Callable[[list[Path]], Any]] = {
     "scan.read_scan_file": lambda p: scan.read_scan_file(p[0]),
     "babi.read_babi": lambda p: babi.read_babi(p[0], group="qa1"),
     "scitldr.read_scitldr": lambda p: scitldr.read_scitldr(p[0], targets="all"),
+    "scitldr.read_scitldr_records": lambda p: scitldr.read_scitldr_records(p[0]),
 }
 
 # Lines close to each format, valid and broken, so fuzzing reaches past the first check.
