@@ -58,7 +58,8 @@ def test_ddp_cpu_two_processes_one_run_folder(run_cli, tmp_path):
 @pytest.mark.slow
 def test_model_compile_option_trains(run_cli, tmp_path):
     run_cli(
-        "train", "experiment=shakespeare_gpt", "model.compile=true", "trainer.max_steps=3",
+        "train", "experiment=shakespeare_gpt", "model.compile={options: {cpp_wrapper: true}}",
+        "trainer.max_steps=3",
         "trainer.val_check_interval=3", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
     )  # fmt: skip
     [run] = run_folders(tmp_path / "outputs")

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 
-from seqlab.config import CONF_DIR, check_group_overrides, validate
+from seqlab.config import CONF_DIR, check_group_overrides, compile_kwargs, validate
 from seqlab.errors import SeqlabError
 
 GROUPS = ["data", "tokenizer", "task", "model", "size", "optimizer", "scheduler", "trainer",
@@ -93,12 +93,27 @@ def test_size_applies_to_every_architecture(size, model):
         (["task=denoise", "task.noise.mask=2"], "task.noise.mask"),
         (["model=gpt", "tokenizer.shared_vocab=false"], "tokenizer.shared_vocab=true"),
         (["task=lm", "model=gpt"], "needs text data, but dataset 'scan' gives pairs"),
+        (["model.compile=yes"], "config key 'model.compile': expected true, false or a mapping"),
+        (["model.compile={mod: default}"], "'model.compile.mod' is not a torch.compile argument"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(overrides, message):
     with pytest.raises(SeqlabError) as err:
         validate(composed(*overrides))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value,kwargs",
+    [
+        (False, None),
+        (None, None),
+        (True, {}),
+        ({"mode": "max-autotune", "options": {"cpp_wrapper": True}},) * 2,
+    ],
+)
+def test_model_compile_becomes_torch_compile_arguments(value, kwargs):
+    assert compile_kwargs(value) == kwargs
 
 
 def test_unknown_group_option_lists_valid_ones():

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.checkpoints import load_checkpoint, load_weights
+from seqlab.config import compile_kwargs
 from seqlab.data.modules import LMDataModule, Seq2SeqDataModule
 from seqlab.data.noise import Noise
 from seqlab.data.prepare import LAYOUTS
@@ -51,9 +52,13 @@ def build_datamodule(
 def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Module:
     """The network for training: `instantiate_net`, compiled when `model.compile` is set."""
     net = instantiate_net(model_cfg, tokenizers)
-    if model_cfg.get("compile"):
+    value = model_cfg.get("compile")
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    kwargs = compile_kwargs(value)
+    if kwargs is not None:
         # In place: parameter names (and so checkpoints) stay those of the plain module.
-        net.compile()
+        net.compile(**kwargs)
     return net
 
 

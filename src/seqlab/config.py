@@ -122,7 +122,7 @@ class Task:
 class Model:
     name: str = ""
     family: str = ""
-    compile: bool = False
+    compile: Any = False  # false, true, or torch.compile arguments: see `compile_kwargs`
     net: Any = None
 
 
@@ -232,6 +232,34 @@ def _check_target(section: str, value: Mapping) -> None:
             raise SeqlabError(f"config key '{section}.{key}': expected true or false, got {v!r}")
 
 
+COMPILE_ARGS = ("mode", "options", "dynamic", "fullgraph", "backend")
+
+
+def compile_kwargs(value: Any) -> dict | None:
+    """`model.compile` as `torch.compile` keyword arguments; None when not compiling.
+
+    `true` takes torch's defaults; a mapping picks a mode or inductor options, e.g.
+    `{options: {cpp_wrapper: true}}`, which on CPU moves the generated wrapper from Python to C++
+    and makes small models' steps measurably faster (experiments/benchmarks/README.md).
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(COMPILE_ARGS))
+        if not unknown:
+            return dict(value)
+        raise SeqlabError(
+            f"config key 'model.compile.{unknown[0]}' is not a torch.compile argument; "
+            f"valid: {', '.join(COMPILE_ARGS)}"
+        )
+    raise SeqlabError(
+        f"config key 'model.compile': expected true, false or a mapping of torch.compile "
+        f"arguments ({', '.join(COMPILE_ARGS)}), got {value!r}"
+    )
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise SeqlabError (one line) for the first problem in a composed train config."""
     check_compatible(
@@ -263,6 +291,7 @@ def validate(cfg: DictConfig) -> None:
                 f"config key '{dotted}': {value!r} is not valid; choose one of {', '.join(choices)}"
             )
     check_data_options(plain["data"])
+    compile_kwargs(plain["model"].get("compile"))
     DecodingOptions.from_config(plain["decoding"])
     _check_target("model.net", plain["model"]["net"])
     for section in ("optimizer", "scheduler", "trainer"):
