@@ -1,4 +1,5 @@
-"""Lightning callbacks of seqlab's own: training throughput and model FLOPs utilization (MFU).
+"""Lightning callbacks of seqlab's own: training throughput and model FLOPs utilization (MFU), and
+process settings for the run (matmul precision, host memory reuse).
 
 Nothing here reads a value from the device on every step: token and FLOP counts add up on the
 device and are read once per ``trainer.log_every_n_steps``, when the metrics go to the loggers.
@@ -14,6 +15,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from seqlab.errors import SeqlabError
+from seqlab.host_memory import keep_freed_memory
 from seqlab.models.transformer import MultiHeadAttention
 
 
@@ -254,3 +257,22 @@ class MatmulPrecision(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if pl_module.device.type == "cuda":
             torch.set_float32_matmul_precision(self.float32)
+
+
+class KeepFreedMemory(L.Callback):
+    """Applies `seqlab.host_memory.keep_freed_memory` when a run is set up (fit, validate, test):
+    the step no longer re-faults the pages of buffers it freed in the step before.
+
+    Args:
+        trim_threshold_mb: As `keep_freed_memory`.
+        mmap_threshold_mb: As `keep_freed_memory`.
+    """
+
+    def __init__(self, trim_threshold_mb: int = 512, mmap_threshold_mb: int = 32):
+        self.trim_threshold_mb, self.mmap_threshold_mb = trim_threshold_mb, mmap_threshold_mb
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        try:
+            keep_freed_memory(self.trim_threshold_mb, self.mmap_threshold_mb)
+        except ValueError as e:
+            raise SeqlabError(f"config key 'callbacks.host_memory': {e}") from None

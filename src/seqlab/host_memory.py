@@ -1,0 +1,58 @@
+"""Host memory reuse: keep freed activation memory in the process instead of giving it back.
+
+A training step allocates and frees the same megabyte-sized activation and gradient buffers
+every step. glibc's malloc returns freed memory at the top of its heap to the kernel once more
+than its trim threshold (by default twice the largest block freed so far, a few MB) is free,
+and the next step touches those pages again: one page fault per 4 KiB, hundreds to thousands
+a step. On the CPU baby GPT that made steps 10-14 % slower (experiments/benchmarks/README.md).
+Raising the trim threshold keeps the pages; the process keeps at most that much freed memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import platform
+
+# mallopt(3) parameters.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# glibc's upper limit for M_MMAP_THRESHOLD on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
+MMAP_THRESHOLD_MAX_MB = 32
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def keep_freed_memory(trim_threshold_mb: int, mmap_threshold_mb: int) -> bool:
+    """Sets glibc's trim and mmap thresholds for this process (and processes it forks later).
+
+    Args:
+        trim_threshold_mb: Free memory at the top of the heap kept for reuse before the rest is
+            given back to the kernel.
+        mmap_threshold_mb: Blocks at least this large get a mapping of their own, unmapped when
+            freed (at most 32, glibc's limit); smaller ones come from the reusable heap.
+
+    Returns:
+        True when set; False where the C library is not glibc (macOS, Windows, musl), which
+        manage memory their own way.
+
+    Raises:
+        ValueError: A threshold out of range (named, with the valid range).
+    """
+    if trim_threshold_mb < 0 or not 0 <= mmap_threshold_mb <= MMAP_THRESHOLD_MAX_MB:
+        raise ValueError(
+            f"trim_threshold_mb must be >= 0 and mmap_threshold_mb in 0..{MMAP_THRESHOLD_MAX_MB}"
+            f", got {trim_threshold_mb} and {mmap_threshold_mb}"
+        )
+    libc = _glibc()
+    if libc is None:
+        return False
+    trim = libc.mallopt(_M_TRIM_THRESHOLD, ctypes.c_int(trim_threshold_mb << 20))
+    mmap = libc.mallopt(_M_MMAP_THRESHOLD, ctypes.c_int(mmap_threshold_mb << 20))
+    return bool(trim and mmap)

@@ -1,0 +1,56 @@
+"""Host memory reuse: freed buffers are not given back to the kernel and re-faulted."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from seqlab.callbacks import KeepFreedMemory
+from seqlab.errors import SeqlabError
+from seqlab.host_memory import keep_freed_memory
+
+# Allocates and frees megabyte buffers as a training step does; prints the page faults of 20
+# repetitions after the first. Run in a fresh process: the setting is process-wide.
+CHURN = """
+import resource, sys
+from seqlab.host_memory import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory(512, 32)
+def churn():
+    blocks = [bytearray(n << 20) for n in (1, 3, 2, 5, 1, 4)]
+    del blocks
+churn()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    churn()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+glibc_only = pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc malloc only"
+)
+
+
+def _faults(mode: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", CHURN, mode], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout)
+
+
+@glibc_only
+def test_freed_buffers_are_reused_without_page_faults():
+    default, kept = _faults("default"), _faults("keep")
+    pages = 20 * (1 + 3 + 2 + 5 + 1 + 4) * 256  # 4 KiB pages written by the 20 repetitions
+    assert default > pages // 4, "glibc's defaults no longer give memory back: test is moot"
+    assert kept < pages // 100
+
+
+def test_thresholds_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="mmap_threshold_mb in 0..32"):
+        keep_freed_memory(512, 64)
+    with pytest.raises(SeqlabError, match="config key 'callbacks.host_memory'"):
+        KeepFreedMemory(trim_threshold_mb=-1).setup(None, None, "fit")
