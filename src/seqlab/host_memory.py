@@ -4,8 +4,11 @@ A training step allocates and frees the same megabyte-sized activation and gradi
 every step. glibc's malloc returns freed memory at the top of its heap to the kernel once more
 than its trim threshold (by default twice the largest block freed so far, a few MB) is free,
 and the next step touches those pages again: one page fault per 4 KiB, hundreds to thousands
-a step. On the CPU baby GPT that made steps 10-14 % slower (experiments/benchmarks/README.md).
-Raising the trim threshold keeps the pages; the process keeps at most that much freed memory.
+a step (about 600 on the CPU baby GPT, whose steps ran 10-14 % slower for it). glibc raises its
+thresholds itself once a larger block is freed, e.g. after the first validation batch, so in a
+`seqlab-train` run with validation it is the steps before that which gain; over 2000 baby-GPT
+iterations with validation every 250, about 1 % (experiments/benchmarks/README.md). Raising the
+trim threshold from the start keeps the pages; the process keeps at most that much freed memory.
 """
 
 from __future__ import annotations
