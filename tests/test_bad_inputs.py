@@ -193,6 +193,14 @@ def test_wrong_value_type(cli):
     assert message.startswith("config key 'loader.batch_size': Value 'abc' of type 'str'")
 
 
+def test_host_memory_threshold_beyond_glibc_limit(cli):
+    message = error_line(cli("train", "callbacks.host_memory.mmap_threshold_mb=64"))
+    assert message == (
+        "config key 'callbacks.host_memory': trim_threshold_mb must be >= 0 and "
+        "mmap_threshold_mb in 0..32, got 512 and 64"
+    )
+
+
 def test_unknown_group_option_lists_the_valid_ones(cli):
     message = error_line(cli("train", "model=transformer"))
     assert message.startswith("unknown option 'transformer' for config group 'model'; valid: ")
