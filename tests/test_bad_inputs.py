@@ -196,7 +196,7 @@ def test_wrong_value_type(cli):
 def test_host_memory_threshold_beyond_glibc_limit(cli):
     message = error_line(cli("train", "callbacks.host_memory.mmap_threshold_mb=64"))
     assert message == (
-        "config key 'callbacks.host_memory': trim_threshold_mb must be >= 0 and "
+        "config key 'callbacks.host_memory': trim_threshold_mb must be in 0..2047 and "
         "mmap_threshold_mb in 0..32, got 512 and 64"
     )
 

@@ -52,5 +52,7 @@ def test_freed_buffers_are_reused_without_page_faults():
 def test_thresholds_out_of_range_are_refused():
     with pytest.raises(ValueError, match="mmap_threshold_mb in 0..32"):
         keep_freed_memory(512, 64)
+    with pytest.raises(ValueError, match="trim_threshold_mb must be in 0..2047"):
+        keep_freed_memory(2048, 32)  # 2 GiB of bytes would overflow mallopt's int
     with pytest.raises(SeqlabError, match="config key 'callbacks.host_memory'"):
         KeepFreedMemory(trim_threshold_mb=-1).setup(None, None, "fit")

@@ -23,6 +23,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 # glibc's upper limit for M_MMAP_THRESHOLD on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
 MMAP_THRESHOLD_MAX_MB = 32
+# mallopt takes an int: bytes must stay below 2**31.
+TRIM_THRESHOLD_MAX_MB = 2047
 
 
 @functools.cache
@@ -37,7 +39,7 @@ def keep_freed_memory(trim_threshold_mb: int, mmap_threshold_mb: int) -> bool:
 
     Args:
         trim_threshold_mb: Free memory at the top of the heap kept for reuse before the rest is
-            given back to the kernel.
+            given back to the kernel (at most 2047: mallopt takes an int of bytes).
         mmap_threshold_mb: Blocks at least this large get a mapping of their own, unmapped when
             freed (at most 32, glibc's limit); smaller ones come from the reusable heap.
 
@@ -48,10 +50,12 @@ def keep_freed_memory(trim_threshold_mb: int, mmap_threshold_mb: int) -> bool:
     Raises:
         ValueError: A threshold out of range (named, with the valid range).
     """
-    if trim_threshold_mb < 0 or not 0 <= mmap_threshold_mb <= MMAP_THRESHOLD_MAX_MB:
+    if not (0 <= trim_threshold_mb <= TRIM_THRESHOLD_MAX_MB) or not (
+        0 <= mmap_threshold_mb <= MMAP_THRESHOLD_MAX_MB
+    ):
         raise ValueError(
-            f"trim_threshold_mb must be >= 0 and mmap_threshold_mb in 0..{MMAP_THRESHOLD_MAX_MB}"
-            f", got {trim_threshold_mb} and {mmap_threshold_mb}"
+            f"trim_threshold_mb must be in 0..{TRIM_THRESHOLD_MAX_MB} and mmap_threshold_mb in "
+            f"0..{MMAP_THRESHOLD_MAX_MB}, got {trim_threshold_mb} and {mmap_threshold_mb}"
         )
     libc = _glibc()
     if libc is None:
