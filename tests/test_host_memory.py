@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 
@@ -10,13 +9,13 @@ import pytest
 
 from seqlab.callbacks import KeepFreedMemory
 from seqlab.errors import SeqlabError
-from seqlab.host_memory import keep_freed_memory
+from seqlab.host_memory import _glibc, keep_freed_memory
 
 # Allocates and frees megabyte buffers as a training step does; prints the page faults of 20
 # repetitions after the first. Run in a fresh process: the setting is process-wide.
 CHURN = """
 import resource, sys
-from seqlab.host_memory import keep_freed_memory
+from seqlab.host_memory import _glibc, keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory(512, 32)
 def churn():
@@ -29,9 +28,7 @@ for _ in range(20):
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
-glibc_only = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc malloc only"
-)
+glibc_only = pytest.mark.skipif(_glibc() is None, reason="glibc malloc only")
 
 
 def _faults(mode: str) -> int:
