@@ -1,4 +1,4 @@
-"""Throughput / MFU callback, step-metric cadence and the fused optimizer choice."""
+"""Throughput / MFU callback, step-metric cadence, the fused optimizer choice and the NaN guard."""
 
 import csv
 import functools
@@ -131,3 +131,23 @@ def test_fused_adamw_when_the_config_leaves_it_open():
     assert not build_optimizer(foreach, net).defaults["fused"]
     sgd = functools.partial(torch.optim.SGD, lr=0.1)
     assert "fused" not in sgd.keywords and build_optimizer(sgd, net)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 2.5])
+def test_non_finite_cpu_loss_stops_before_the_update(value):
+    from types import SimpleNamespace
+
+    from seqlab.errors import SeqlabError
+    from seqlab.guards import StopOnNonFinite
+
+    trainer = SimpleNamespace(global_step=7, current_epoch=0, checkpoint_callback=None)
+    guard, loss = StopOnNonFinite(), torch.tensor(value, requires_grad=True)
+    if math.isfinite(value):
+        guard.on_before_backward(trainer, None, loss)
+        return
+    with pytest.raises(SeqlabError) as e:
+        guard.on_before_backward(trainer, None, loss)
+    assert str(e.value).startswith(f"training loss is {value} at step 7 (epoch 0); stopped before")
+    assert str(e.value).endswith(
+        "no checkpoint yet; lower optimizer.lr or lengthen scheduler.warmup_steps"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import lightning as L
@@ -31,6 +32,12 @@ class StopOnNonFinite(L.Callback):
         self._checked_step = 0
 
     def on_before_backward(self, trainer: L.Trainer, pl_module, loss: torch.Tensor) -> None:
+        if loss.device.type == "cpu" and loss.numel() == 1:
+            # Reading a CPU scalar costs one op, where the device-side check costs four.
+            if not math.isfinite(loss.item()):
+                self._bad = torch.tensor(True)
+                self._raise_if_bad(trainer, loss)
+            return
         bad = ~torch.isfinite(loss.detach()).all()
         self._bad = bad if self._bad is None else self._bad | bad
         step = trainer.global_step
