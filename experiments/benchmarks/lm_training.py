@@ -5,7 +5,8 @@ no dropout, AdamW, cosine schedule, gradient clipping at 1.0). Loops compared:
 
 - seqlab: the real LightningModule, DataModule, optimizer, schedule, loggers and step callbacks
   of `experiment=shakespeare_gpt` (every configured callback but checkpointing; no validation).
-- plain: a hand-written loop over the same network, batches, optimizer, schedule and clipping.
+- plain: a hand-written loop over the same network, batches, optimizer, schedule and clipping;
+  run twice ("plain, again"): the two copies' ratio is the run's noise floor.
 - nanoGPT (`--nanogpt DIR`, a checkout of github.com/karpathy/nanoGPT, copied to a scratch
   folder and never modified): its own `train.py` with the CPU command of its README.
 - seqlab compiled (`--compile [VALUE]`): seqlab with `model.compile=VALUE` (default: torch.compile
@@ -25,7 +26,8 @@ took 2-4x longer than the same step in another thread.) `--full` also trains seq
 (`seqlab-train`) and nanoGPT (`train.py` in a subprocess, its printed per-iteration times
 parsed) to 2000 iterations, validation included, one after the other, and reports the
 validation loss at iteration 2000 (nanoGPT estimates it from 20 random batches, seqlab over the
-whole split).
+whole split). Where seqlab's peak learning rate differs from nanoGPT's 1e-3, nanoGPT also trains
+at seqlab's, so a loss difference shows as the recipe's or the framework's.
 
 GFLOP/s use the PaLM estimate of the Throughput callback (6N + attention, per token); the peak
 is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
@@ -70,7 +72,9 @@ NANOGPT_ARGS = [
     "--log_interval=1", "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4",
     "--n_embd=128", "--dropout=0.0",
 ]  # fmt: skip
-STEP_LOOPS = ("seqlab", "plain", "seqlab compiled")
+# "plain, again" is a second copy of the plain loop: its ratio to "plain" is the run's noise floor.
+STEP_LOOPS = ("seqlab", "plain", "plain, again", "seqlab compiled")
+NANOGPT_LR = 1e-3  # its config's peak learning rate (min_lr a tenth of it)
 # torch.compile with inductor's C++ wrapper: about 2 % faster steps than the Python wrapper here.
 COMPILE = "{options: {cpp_wrapper: true}}"
 
@@ -220,7 +224,7 @@ def interleaved_round(cfgs: dict, steps: int, nanogpt: Path | None) -> dict[str,
             if name == "nanoGPT":
                 nanogpt_loop(nanogpt, steps, turns[name])
             else:
-                loop = plain_loop if name == "plain" else seqlab_loop
+                loop = plain_loop if name.startswith("plain") else seqlab_loop
                 loop(cfgs[name], steps, turns[name])
         except BaseException as e:  # report after the other loops finish
             errors.append(e)
@@ -345,7 +349,7 @@ def main() -> None:
         initialize_config_module("seqlab.conf", version_base="1.3"),
     ):
         tmp = Path(tmp_name)
-        names = STEP_LOOPS if args.compile else STEP_LOOPS[:2]
+        names = STEP_LOOPS if args.compile else STEP_LOOPS[:3]
         cfgs = {name: compose("train", ["experiment=shakespeare_gpt", f"paths.output_dir={tmp}/{i}",
                                         *([f"model.compile={args.compile}"] if "compiled" in name else []),
                                         *args.overrides])
@@ -372,6 +376,13 @@ def main() -> None:
             if work:
                 nano = run_nanogpt(work, full_iters, env, 20 if args.quick else 250)
                 full["nanoGPT"] = {"times": nano["times"], "val_loss": nano["val"].get(full_iters)}
+                lr = cfgs["seqlab"].optimizer.lr
+                # The same recipe change in nanoGPT: is a loss gain the recipe's or seqlab's?
+                if lr != NANOGPT_LR:
+                    lrs = (f"--learning_rate={lr}", f"--min_lr={lr / 10}")
+                    nano = run_nanogpt(work, full_iters, env, 20 if args.quick else 250, lrs)
+                    full[f"nanoGPT, lr {lr:g}"] = {"times": nano["times"],
+                                                   "val_loss": nano["val"].get(full_iters)}  # fmt: skip
 
     cfg = cfgs["seqlab"]
     with torch.device("meta"):
@@ -392,7 +403,8 @@ def main() -> None:
         print(
             row(name, ms, tokens, flops, peak, [paired_ratio(times[name], times[r]) for r in refs])
         )
-    print("× : median over steps of the step-time ratio to the same step of the other loop")
+    print("× : median over steps of the step-time ratio to the same step of the other loop; "
+          "'plain, again' × plain is the noise floor of this run")  # fmt: skip
     if "seqlab compiled" in medians:
         # Later rounds reuse the process's compiled code: the first round's step is the cost.
         compile_s = first_steps["seqlab compiled"][0]
@@ -411,7 +423,7 @@ def main() -> None:
         if "nanoGPT" in full:
             nano_ms = statistics.median(full["nanoGPT"]["times"][WARMUP:])
             for name, res in full.items():
-                if name != "nanoGPT":
+                if not name.startswith("nanoGPT"):
                     ratio = statistics.median(res["times"][WARMUP:]) / nano_ms
                     print(f"{name} / nanoGPT ms/iter: {ratio:.3f}")
 
