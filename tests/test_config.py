@@ -58,13 +58,14 @@ def test_default_is_the_scan_gru_attention_experiment():
     )
 
 
-def test_shakespeare_gpt_matches_nanogpt_baby_config():
+def test_shakespeare_gpt_is_nanogpt_baby_config_at_a_tuned_lr():
     cfg = composed("experiment=shakespeare_gpt")
     net = cfg.model.net
     assert (net.n_layer, net.n_head, net.n_embd, net.block_size) == (4, 4, 128, 64)
     assert net.dropout == 0.0 and net.bias is False
     assert cfg.loader.batch_size == 12 and cfg.trainer.max_steps == 2000
-    assert cfg.optimizer.lr == 1e-3 and list(cfg.optimizer.betas) == [0.9, 0.99]
+    # nanoGPT's 1e-3 under-trains in 2000 iterations; the study's lr sweep picked 3e-3.
+    assert cfg.optimizer.lr == 3e-3 and list(cfg.optimizer.betas) == [0.9, 0.99]
     assert cfg.scheduler.warmup_steps == 100 and cfg.scheduler.min_lr_ratio == pytest.approx(0.1)
     assert cfg.trainer.val_check_interval == 250
 

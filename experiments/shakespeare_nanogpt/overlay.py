@@ -5,9 +5,11 @@ nanoGPT runs its own `train.py` (a checkout given with `--nanogpt`, copied to a 
 never modified) with the command of its README, except `--eval_iters` (README: 20 random batches
 per estimate, which moves a reported loss by ±0.02; 200 here, the value of its config file).
 seqlab runs `seqlab-train experiment=shakespeare_gpt` once per seed and evaluates the whole
-validation split every 250 iterations.
+validation split every 250 iterations. Both run at the peak learning rate `--lr` (default 1e-3,
+nanoGPT's; `shakespeare_gpt` itself uses 3e-3), decaying to a tenth of it.
 
-    python experiments/shakespeare_nanogpt/overlay.py --nanogpt DIR [--seeds 42 43] [--eval-iters 200]
+    python experiments/shakespeare_nanogpt/overlay.py --nanogpt DIR [--seeds 42 43] [--lr 1e-3]
+        [--eval-iters 200]
 
 Writes `loss_overlay.png`, `results.md` and the raw curves (`curves.json`) next to this file (or
 to `--out`); `--replot` redraws the figure and table from `curves.json` without training.
@@ -32,12 +34,12 @@ from lm_training import nanogpt_workdir, run_nanogpt  # noqa: E402
 ITERS, EVAL_EVERY, SMOOTH = 2000, 250, 50
 
 
-def run_seqlab(seed: int, env: dict, tmp: Path) -> dict:
-    """`seqlab-train experiment=shakespeare_gpt seed=<seed>`: train loss every 10 iterations and
-    validation loss every 250, read back from the run's metrics.csv."""
+def run_seqlab(seed: int, lr: float, env: dict, tmp: Path) -> dict:
+    """`seqlab-train experiment=shakespeare_gpt seed=<seed> optimizer.lr=<lr>`: train loss every 10
+    iterations and validation loss every 250, read back from the run's metrics.csv."""
     out = tmp / f"seqlab_{seed}"
     cmd = [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", f"seed={seed}",
-           "test=false", f"hydra.run.dir={out}"]  # fmt: skip
+           f"optimizer.lr={lr}", "test=false", f"hydra.run.dir={out}"]  # fmt: skip
     proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"seqlab-train failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--nanogpt", type=Path, help="a nanoGPT checkout")
     parser.add_argument("--replot", action="store_true", help="redraw from curves.json")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of both")
     parser.add_argument(
         "--eval-iters", type=int, default=200, help="nanoGPT's batches per estimate"
     )
@@ -131,14 +134,15 @@ def train_all(args: argparse.Namespace, env: dict) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         work = nanogpt_workdir(args.nanogpt.resolve(), args.data_dir.resolve(), tmp)
-        nano = run_nanogpt(work, ITERS, env, EVAL_EVERY, (f"--eval_iters={args.eval_iters}",))
+        lrs = (f"--learning_rate={args.lr}", f"--min_lr={args.lr / 10}")  # its config: 1e-3, 1e-4
+        nano = run_nanogpt(work, ITERS, env, EVAL_EVERY, (f"--eval_iters={args.eval_iters}", *lrs))
         # nanoGPT prints "iter k" for the batch of its (k+1)-th update: count updates, as seqlab's
         curves["nanoGPT"] = {
             "train": {k + 1: v for k, v in nano["train"].items()},
             "val": nano["val"],
         }
         for seed in args.seeds:
-            curves[f"seqlab seed {seed}"] = run_seqlab(seed, env, tmp)
+            curves[f"seqlab seed {seed}"] = run_seqlab(seed, args.lr, env, tmp)
     return {name: {"train": c["train"], "val": c["val"]} for name, c in curves.items()}
 
 
