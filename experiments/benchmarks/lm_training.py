@@ -266,6 +266,12 @@ def nanogpt_workdir(checkout: Path, data_dir: Path, into: Path) -> Path:
     return work
 
 
+def nanogpt_lr_args(lr: float) -> tuple[str, str]:
+    """nanoGPT's command-line settings for peak lr `lr`, decaying to a tenth of it as seqlab's
+    `scheduler.min_lr_ratio: 0.1` does (its config: 1e-3 and 1e-4)."""
+    return f"--learning_rate={lr}", f"--min_lr={lr / 10}"
+
+
 def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int, extra: tuple = ()) -> dict:
     """nanoGPT's train.py for `iters` iterations (`extra`: more of its command-line settings);
     its per-iteration times and training losses, and its validation losses by iteration."""
@@ -374,15 +380,14 @@ def main() -> None:
                 folder = tmp / re.sub(r"\W+", "_", name)  # Hydra overrides take no commas
                 full[name] = run_seqlab_full([*quick, *extra, *args.overrides], env, folder)
             if work:
-                nano = run_nanogpt(work, full_iters, env, 20 if args.quick else 250)
-                full["nanoGPT"] = {"times": nano["times"], "val_loss": nano["val"].get(full_iters)}
-                lr = cfgs["seqlab"].optimizer.lr
+                lr, every = cfgs["seqlab"].optimizer.lr, 20 if args.quick else 250
+                runs = {"nanoGPT": ()}
                 # The same recipe change in nanoGPT: is a loss gain the recipe's or seqlab's?
                 if lr != NANOGPT_LR:
-                    lrs = (f"--learning_rate={lr}", f"--min_lr={lr / 10}")
-                    nano = run_nanogpt(work, full_iters, env, 20 if args.quick else 250, lrs)
-                    full[f"nanoGPT, lr {lr:g}"] = {"times": nano["times"],
-                                                   "val_loss": nano["val"].get(full_iters)}  # fmt: skip
+                    runs[f"nanoGPT, lr {lr:g}"] = nanogpt_lr_args(lr)
+                for name, extra in runs.items():
+                    nano = run_nanogpt(work, full_iters, env, every, extra)
+                    full[name] = {"times": nano["times"], "val_loss": nano["val"].get(full_iters)}
 
     cfg = cfgs["seqlab"]
     with torch.device("meta"):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from lm_training import nanogpt_workdir, run_nanogpt  # noqa: E402
+from lm_training import nanogpt_lr_args, nanogpt_workdir, run_nanogpt  # noqa: E402
 
 ITERS, EVAL_EVERY, SMOOTH = 2000, 250, 50
 
@@ -134,8 +134,8 @@ def train_all(args: argparse.Namespace, env: dict) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         work = nanogpt_workdir(args.nanogpt.resolve(), args.data_dir.resolve(), tmp)
-        lrs = (f"--learning_rate={args.lr}", f"--min_lr={args.lr / 10}")  # its config: 1e-3, 1e-4
-        nano = run_nanogpt(work, ITERS, env, EVAL_EVERY, (f"--eval_iters={args.eval_iters}", *lrs))
+        extra = (f"--eval_iters={args.eval_iters}", *nanogpt_lr_args(args.lr))
+        nano = run_nanogpt(work, ITERS, env, EVAL_EVERY, extra)
         # nanoGPT prints "iter k" for the batch of its (k+1)-th update: count updates, as seqlab's
         curves["nanoGPT"] = {
             "train": {k + 1: v for k, v in nano["train"].items()},
