@@ -269,7 +269,7 @@ def nanogpt_workdir(checkout: Path, data_dir: Path, into: Path) -> Path:
 def nanogpt_lr_args(lr: float) -> tuple[str, str]:
     """nanoGPT's command-line settings for peak lr `lr`, decaying to a tenth of it as seqlab's
     `scheduler.min_lr_ratio: 0.1` does (its config: 1e-3 and 1e-4)."""
-    return f"--learning_rate={lr}", f"--min_lr={lr / 10}"
+    return f"--learning_rate={lr:g}", f"--min_lr={lr / 10:g}"
 
 
 def run_nanogpt(work: Path, iters: int, env: dict, eval_interval: int, extra: tuple = ()) -> dict:
