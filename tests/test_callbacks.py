@@ -133,6 +133,54 @@ def test_fused_adamw_when_the_config_leaves_it_open():
     assert "fused" not in sgd.keywords and build_optimizer(sgd, net)
 
 
+class ClippedNorms(L.Callback):
+    """Records the gradient norm each optimizer step applies: measured when Lightning's closure
+    (forward, backward, clipping) returns inside ``optimizer.step``."""
+
+    def __init__(self):
+        self.norms, self.fused = [], None
+
+    def on_train_start(self, trainer, pl_module):
+        optimizer = trainer.optimizers[0]
+        self.fused = optimizer.defaults.get("fused")
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+
+        def measure_after_closure(_, args, kwargs):
+            closure = kwargs["closure"]
+
+            def measured():
+                loss = closure()
+                grads = [p.grad for p in params if p.grad is not None]
+                self.norms.append(float(torch.nn.utils.get_total_norm(grads)))
+                return loss
+
+            return args, {**kwargs, "closure": measured}
+
+        optimizer.register_step_pre_hook(measure_after_closure)
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_bf16_mixed_keeps_the_fused_optimizer_and_clips_its_gradients(algorithm):
+    """Lightning refuses to clip a fused optimizer under any mixed precision; bf16 scales no
+    gradients, so seqlab keeps the fused kernel there and clips itself."""
+    net = GPT(20, 8, n_layer=1, n_head=2, n_embd=16)
+    module = LanguageModelModule(
+        net=net, optimizer=functools.partial(torch.optim.AdamW, lr=1e-3, fused=None)
+    )
+    norms = ClippedNorms()
+    trainer = L.Trainer(
+        accelerator="cpu", precision="bf16-mixed", max_steps=3, logger=False,
+        callbacks=[norms], gradient_clip_val=1e-3, gradient_clip_algorithm=algorithm,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        limit_val_batches=0,
+    )  # fmt: skip
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(Windows(), batch_size=None))
+    assert norms.fused is True and len(norms.norms) == 3
+    n_params = sum(p.numel() for p in net.parameters())
+    bound = 1e-3 if algorithm == "norm" else 1e-3 * n_params**0.5
+    assert all(0 < n <= bound * 1.001 for n in norms.norms), (norms.norms, bound)
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 2.5])
 def test_non_finite_cpu_loss_stops_before_the_update(value):
     from types import SimpleNamespace

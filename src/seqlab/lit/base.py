@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import lightning as L
+import torch
 from torch import nn
 
 from seqlab.lit.optim import build_optimizer
@@ -41,9 +42,11 @@ class SeqlabModule(L.LightningModule):
         self.run_id = run_id
 
     def configure_optimizers(self) -> Any:
-        # Lightning refuses to clip the gradients of a fused optimizer under mixed precision.
-        mixed = "mixed" in str(self.trainer.precision)
-        optimizer = build_optimizer(self.optimizer_factory, self.net, allow_fused=not mixed)
+        # A fused optimizer unscales fp16 gradients inside its step, after clipping would have
+        # seen them scaled: under a gradient scaler (16-mixed) it stays off. bf16 has no scaler.
+        optimizer = build_optimizer(
+            self.optimizer_factory, self.net, allow_fused=not self._scales_gradients()
+        )
         if self.scheduler_factory is None:
             return optimizer
         total = getattr(self.scheduler_factory, "keywords", {}).get("total_steps")
@@ -56,6 +59,30 @@ class SeqlabModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def _scales_gradients(self) -> bool:
+        return getattr(self.trainer.precision_plugin, "scaler", None) is not None
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clips a fused optimizer's gradients too when nothing scales them (bf16, fp32).
+
+        Lightning refuses any fused optimizer under mixed precision, a rule meant for fp16's
+        gradient scaler; with bf16 the gradients are the true ones and clipping them is sound.
+        """
+        fused = getattr(optimizer, "_step_supports_amp_scaling", False)
+        if not gradient_clip_val or not fused or self._scales_gradients():
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            return
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if gradient_clip_algorithm == "value":  # GradClipAlgorithmType is a str enum
+            torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.
