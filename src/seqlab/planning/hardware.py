@@ -106,8 +106,13 @@ def _device_name(device: str) -> str:
 
 
 def measure_peak_flops(device: str, dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """FLOP/s of repeated (n × n) @ (n × n) matmuls on ``device`` for about ``seconds``."""
-    n = 4096 if device == "cuda" else 1024
+    """FLOP/s of repeated (n × n) @ (n × n) matmuls on ``device`` for about ``seconds``.
+
+    On a GPU the products are large (8192: smaller ones leave tensor cores idle) and queued in
+    tens between synchronizations, after a warm-up that brings the clocks up from idle.
+    """
+    gpu = device in ("cuda", "mps")
+    n, burst = (8192, 20) if gpu else (1024, 1)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
 
@@ -117,12 +122,17 @@ def measure_peak_flops(device: str, dtype: torch.dtype, seconds: float = 1.0) ->
         elif device == "mps":
             torch.mps.synchronize()
 
-    a @ b  # warm-up: kernels, caches, thread pool
-    sync()
+    start = time.perf_counter()
+    while True:  # warm-up: kernels, caches, thread pool, GPU clocks
+        a @ b
+        sync()
+        if time.perf_counter() - start > (0.3 if gpu else 0.0):
+            break
     reps, start = 0, time.perf_counter()
     while reps < 3 or time.perf_counter() - start < seconds:
-        a @ b
-        reps += 1
+        for _ in range(burst):
+            a @ b
+        reps += burst
         sync()
     return 2.0 * n**3 * reps / (time.perf_counter() - start)
 
