@@ -60,6 +60,17 @@ class SeqlabModule(L.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
+    def log_reduced(self, name: str, value: Any, **kwargs: Any) -> None:
+        """Logs an epoch value that a torchmetrics metric already reduced over every process.
+
+        ``sync_dist=True`` only tells Lightning so (it warns on every DDP epoch otherwise); its
+        mean over equal values costs one small all-reduce per value and epoch. Values move to the
+        module's device first: NCCL reduces no CPU tensors (text metrics compute on the CPU).
+        """
+        if isinstance(value, torch.Tensor):
+            value = value.to(self.device)
+        self.log(name, value, sync_dist=True, **kwargs)
+
     def _scales_gradients(self) -> bool:
         return getattr(self.trainer.precision_plugin, "scaler", None) is not None
 

@@ -37,8 +37,8 @@ class LanguageModelModule(SeqlabModule):
 
     def _log_epoch(self, stage: str, metric: MeanMetric) -> None:
         loss = metric.compute()
-        self.log(f"{stage}/loss", loss, prog_bar=True)
-        self.log(f"{stage}/ppl", torch.exp(loss))
+        self.log_reduced(f"{stage}/loss", loss, prog_bar=True)
+        self.log_reduced(f"{stage}/ppl", torch.exp(loss))
         metric.reset()
 
     def on_validation_epoch_end(self) -> None:

@@ -154,21 +154,21 @@ class PairsTaskModule(SeqlabModule):
 
     def _log_epoch(self, stage: str) -> None:
         loss = getattr(self, f"{stage}_loss").compute()
-        self.log(f"{stage}/loss", loss, prog_bar=True)
-        self.log(f"{stage}/ppl", torch.exp(loss))
-        self.log(f"{stage}/token_acc", getattr(self, f"{stage}_acc").compute())
+        self.log_reduced(f"{stage}/loss", loss, prog_bar=True)
+        self.log_reduced(f"{stage}/ppl", torch.exp(loss))
+        self.log_reduced(f"{stage}/token_acc", getattr(self, f"{stage}_acc").compute())
         em = getattr(self, f"{stage}_em")
         if em.update_called:
             if "exact_match" in self.metric_names:
-                self.log(f"{stage}/exact_match", em.compute(), prog_bar=True)
+                self.log_reduced(f"{stage}/exact_match", em.compute(), prog_bar=True)
             for key, metric in getattr(self, f"{stage}_text").items():
                 for name, value in metric.compute().items():
-                    self.log(f"{stage}/{name}", value)
+                    self.log_reduced(f"{stage}/{name}", value)
                 if stage == "test" and metric.signature():
                     self.metric_signatures[key] = metric.signature()
             if stage in self.groups:
                 for name, value in self.groups[stage].compute().items():
-                    self.log(f"{stage}/acc_{name}", value)
+                    self.log_reduced(f"{stage}/acc_{name}", value)
                 self.groups[stage].reset()
         for name in ("loss", "acc", "em"):
             getattr(self, f"{stage}_{name}").reset()
