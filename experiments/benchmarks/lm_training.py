@@ -7,6 +7,8 @@ no dropout, AdamW, cosine schedule, gradient clipping at 1.0). Loops compared:
   of `experiment=shakespeare_gpt` (every configured callback but checkpointing; no validation).
 - plain: a hand-written loop over the same network, batches, optimizer, schedule and clipping;
   run twice ("plain, again"): the two copies' ratio is the run's noise floor.
+- Lightning, bare: the plain loop's step as a LightningModule under a Trainer with no callbacks,
+  loggers or progress bar: what Lightning's loop costs, apart from what seqlab adds to it.
 - nanoGPT (`--nanogpt DIR`, a checkout of github.com/karpathy/nanoGPT, copied to a scratch
   folder and never modified): its own `train.py` with the CPU command of its README.
 - seqlab compiled (`--compile [VALUE]`): seqlab with `model.compile=VALUE` (default: torch.compile
@@ -73,7 +75,8 @@ NANOGPT_ARGS = [
     "--n_embd=128", "--dropout=0.0",
 ]  # fmt: skip
 # "plain, again" is a second copy of the plain loop: its ratio to "plain" is the run's noise floor.
-STEP_LOOPS = ("seqlab", "plain", "plain, again", "seqlab compiled")
+# "Lightning, bare" splits seqlab's overhead into Lightning's loop and what seqlab adds to it.
+STEP_LOOPS = ("seqlab", "plain", "plain, again", "Lightning, bare", "seqlab compiled")
 NANOGPT_LR = 1e-3  # its config's peak learning rate (min_lr a tenth of it)
 # torch.compile with inductor's C++ wrapper: about 2 % faster steps than the Python wrapper here.
 COMPILE = "{options: {cpp_wrapper: true}}"
@@ -184,6 +187,42 @@ def plain_loop(cfg, steps: int, turns: Turns) -> None:
         turns.step_done()
 
 
+class BareModule(L.LightningModule):
+    """The plain loop's step as a LightningModule: no logging, no seqlab module code."""
+
+    def __init__(self, net: torch.nn.Module, cfg, steps: int):
+        super().__init__()
+        self.net, self.cfg, self.steps = net, cfg, steps
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self.net(x)
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1))
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(instantiate(self.cfg.optimizer), self.net)
+        scheduler = instantiate(self.cfg.scheduler)(optimizer, total_steps=self.steps)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+
+def bare_lightning_loop(cfg, steps: int, turns: Turns) -> None:
+    """Lightning's Trainer over the plain loop's step: no callbacks, loggers or progress bar."""
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    net = build_net(cfg.model, datamodule.tokenizers)
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=steps, logger=False, callbacks=[StepHook(turns)],
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        limit_val_batches=0, num_sanity_val_steps=0,
+        gradient_clip_val=cfg.trainer.gradient_clip_val,
+    )  # fmt: skip
+    turns.begin()
+    trainer.fit(BareModule(net, cfg, steps), train_dataloaders=datamodule.train_dataloader())
+
+
 def nanogpt_loop(work: Path, steps: int, turns: Turns) -> None:
     """nanoGPT's own train.py, executed in this thread (its working directory and command line
     are set by `interleaved_round`); an iteration ends where it zeroes the gradients."""
@@ -224,8 +263,8 @@ def interleaved_round(cfgs: dict, steps: int, nanogpt: Path | None) -> dict[str,
             if name == "nanoGPT":
                 nanogpt_loop(nanogpt, steps, turns[name])
             else:
-                loop = plain_loop if name.startswith("plain") else seqlab_loop
-                loop(cfgs[name], steps, turns[name])
+                loops = {"plain": plain_loop, "Lightning": bare_lightning_loop}
+                loops.get(name.split(",")[0], seqlab_loop)(cfgs[name], steps, turns[name])
         except BaseException as e:  # report after the other loops finish
             errors.append(e)
         finally:
@@ -355,7 +394,7 @@ def main() -> None:
         initialize_config_module("seqlab.conf", version_base="1.3"),
     ):
         tmp = Path(tmp_name)
-        names = STEP_LOOPS if args.compile else STEP_LOOPS[:3]
+        names = STEP_LOOPS if args.compile else STEP_LOOPS[:4]
         cfgs = {name: compose("train", ["experiment=shakespeare_gpt", f"paths.output_dir={tmp}/{i}",
                                         *([f"model.compile={args.compile}"] if "compiled" in name else []),
                                         *args.overrides])
