@@ -181,6 +181,26 @@ def test_bf16_mixed_keeps_the_fused_optimizer_and_clips_its_gradients(algorithm)
     assert all(0 < n <= bound * 1.001 for n in norms.norms), (norms.norms, bound)
 
 
+def test_seqlab_clips_fused_gradients_only_under_unscaled_autocast():
+    """bf16-mixed (one device, DDP) is seqlab's to clip; 16-mixed keeps its scaler rule and FSDP
+    its own sharded norm, so both stay with Lightning."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.plugins.precision import FSDPPrecision, MixedPrecision
+
+    module = LanguageModelModule(net=GPT(20, 8, n_layer=1, n_head=2, n_embd=16), optimizer=None)
+    plugins = {
+        "bf16-mixed": MixedPrecision("bf16-mixed", "cpu"),
+        "16-mixed": MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu")),
+        "fsdp bf16-mixed": FSDPPrecision("bf16-mixed"),
+    }
+    decided = {}
+    for name, plugin in plugins.items():
+        module._trainer = SimpleNamespace(precision_plugin=plugin)
+        decided[name] = module._unscaled_autocast()
+    assert decided == {"bf16-mixed": True, "16-mixed": False, "fsdp bf16-mixed": False}
+
+
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), 2.5])
 def test_non_finite_cpu_loss_stops_before_the_update(value):
     from types import SimpleNamespace

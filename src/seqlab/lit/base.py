@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
 
 from seqlab.lit.optim import build_optimizer
@@ -42,10 +43,11 @@ class SeqlabModule(L.LightningModule):
         self.run_id = run_id
 
     def configure_optimizers(self) -> Any:
-        # A fused optimizer unscales fp16 gradients inside its step, after clipping would have
-        # seen them scaled: under a gradient scaler (16-mixed) it stays off. bf16 has no scaler.
+        # Lightning refuses to clip a fused optimizer's gradients under mixed precision; seqlab
+        # clips them itself where that is sound (`configure_gradient_clipping`).
+        mixed = "mixed" in str(self.trainer.precision)
         optimizer = build_optimizer(
-            self.optimizer_factory, self.net, allow_fused=not self._scales_gradients()
+            self.optimizer_factory, self.net, allow_fused=not mixed or self._unscaled_autocast()
         )
         if self.scheduler_factory is None:
             return optimizer
@@ -71,8 +73,14 @@ class SeqlabModule(L.LightningModule):
             value = value.to(self.device)
         self.log(name, value, sync_dist=True, **kwargs)
 
-    def _scales_gradients(self) -> bool:
-        return getattr(self.trainer.precision_plugin, "scaler", None) is not None
+    def _unscaled_autocast(self) -> bool:
+        """Lightning's autocast plugin without a gradient scaler: bf16-mixed, one device or DDP.
+
+        Not 16-mixed (a fused optimizer unscales inside its step, after clipping would have seen
+        scaled gradients) and not FSDP (sharded gradients need FSDP's own norm).
+        """
+        plugin = self.trainer.precision_plugin
+        return type(plugin) is MixedPrecision and plugin.scaler is None
 
     def configure_gradient_clipping(
         self,
@@ -80,13 +88,13 @@ class SeqlabModule(L.LightningModule):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
     ) -> None:
-        """Clips a fused optimizer's gradients too when nothing scales them (bf16, fp32).
+        """Clips a fused optimizer's gradients under bf16-mixed too.
 
         Lightning refuses any fused optimizer under mixed precision, a rule meant for fp16's
         gradient scaler; with bf16 the gradients are the true ones and clipping them is sound.
         """
         fused = getattr(optimizer, "_step_supports_amp_scaling", False)
-        if not gradient_clip_val or not fused or self._scales_gradients():
+        if not gradient_clip_val or not fused or not self._unscaled_autocast():
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
             return
         params = [p for group in optimizer.param_groups for p in group["params"]]
