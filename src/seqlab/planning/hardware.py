@@ -108,10 +108,10 @@ def _device_name(device: str) -> str:
 def measure_peak_flops(device: str, dtype: torch.dtype, seconds: float = 1.0) -> float:
     """FLOP/s of repeated (n × n) @ (n × n) matmuls on ``device`` for about ``seconds``.
 
-    On a GPU the products are large (8192: smaller ones leave tensor cores idle) and queued in
-    tens between synchronizations, after a warm-up that brings the clocks up from idle.
+    On a CUDA GPU the products are large (8192: smaller ones leave tensor cores idle) and queued
+    twenty at a time between synchronizations, after a warm-up that brings the clocks up from idle.
     """
-    gpu = device in ("cuda", "mps")
+    gpu = device == "cuda"
     n, burst = (8192, 20) if gpu else (1024, 1)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
