@@ -16,13 +16,11 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from hydra import compose, initialize_config_module
-from hydra.utils import instantiate
+from lm_training import next_token_loss, optimizer_and_schedule  # this folder's CPU benchmark
 
 from seqlab.builders import build_datamodule, build_net
 from seqlab.callbacks import ModelFlops
-from seqlab.lit.optim import build_optimizer
 
 
 def main() -> None:
@@ -43,8 +41,7 @@ def main() -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     net = build_net(cfg.model, datamodule.tokenizers).to(device)
-    optimizer = build_optimizer(instantiate(cfg.optimizer), net)  # fused where PyTorch has it
-    scheduler = instantiate(cfg.scheduler)(optimizer, total_steps=args.steps)
+    optimizer, scheduler = optimizer_and_schedule(cfg, net, args.steps)
     clip = cfg.trainer.gradient_clip_val
     tokens = cfg.loader.batch_size * cfg.task.block_size
     flops = ModelFlops.of(net).step(0, tokens, 0, cfg.task.block_size)
@@ -59,7 +56,7 @@ def main() -> None:
         x, y = (t.to(device, non_blocking=True) for t in next(stream))
         with torch.autocast(device.type, dtype=torch.bfloat16):
             logits = net(x)
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1))
+        loss = next_token_loss(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip:

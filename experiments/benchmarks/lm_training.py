@@ -167,18 +167,27 @@ def seqlab_loop(cfg, steps: int, turns: Turns) -> None:
     trainer.fit(module, datamodule=datamodule)
 
 
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The hand-written loops' loss (in float32, also when the logits come out of autocast)."""
+    return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def optimizer_and_schedule(cfg, net: torch.nn.Module, steps: int) -> tuple:
+    """seqlab's optimizer (fused where PyTorch has it) and schedule, built by hand."""
+    optimizer = build_optimizer(instantiate(cfg.optimizer), net)
+    return optimizer, instantiate(cfg.scheduler)(optimizer, total_steps=steps)
+
+
 def plain_loop(cfg, steps: int, turns: Turns) -> None:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     net = build_net(cfg.model, datamodule.tokenizers)
-    optimizer = build_optimizer(instantiate(cfg.optimizer), net)
-    scheduler = instantiate(cfg.scheduler)(optimizer, total_steps=steps)
+    optimizer, scheduler = optimizer_and_schedule(cfg, net, steps)
     batches = iter(datamodule.train_dataloader())
     turns.begin()
     for _ in range(steps):
         x, y = next(batches)
-        logits = net(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1))
+        loss = next_token_loss(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
@@ -196,12 +205,10 @@ class BareModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self.net(x)
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1))
+        return next_token_loss(self.net(x), y)
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(instantiate(self.cfg.optimizer), self.net)
-        scheduler = instantiate(self.cfg.scheduler)(optimizer, total_steps=self.steps)
+        optimizer, scheduler = optimizer_and_schedule(self.cfg, self.net, self.steps)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
