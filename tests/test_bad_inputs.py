@@ -201,6 +201,14 @@ def test_host_memory_threshold_beyond_glibc_limit(cli):
     )
 
 
+def test_unknown_matmul_precision_names_the_levels(cli):
+    message = error_line(cli("train", "callbacks.matmul_precision.cpu_float32=fast"))
+    assert message == (
+        "config key 'callbacks.matmul_precision.cpu_float32': 'fast' is not a level; "
+        "use one of highest, high, medium"
+    )
+
+
 def test_unknown_group_option_lists_the_valid_ones(cli):
     message = error_line(cli("train", "model=transformer"))
     assert message.startswith("unknown option 'transformer' for config group 'model'; valid: ")

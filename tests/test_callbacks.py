@@ -8,8 +8,9 @@ import lightning as L
 import pytest
 import torch
 
-from seqlab.callbacks import ModelFlops, Throughput, batch_shape
+from seqlab.callbacks import MatmulPrecision, ModelFlops, Throughput, batch_shape
 from seqlab.data.tokenizers import PAD_ID
+from seqlab.errors import SeqlabError
 from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.optim import build_optimizer, cosine_schedule
 from seqlab.loggers import CSVLogger
@@ -120,6 +121,41 @@ def test_peak_is_measured_once_and_cached(tmp_path):
     _, _, throughput, _ = _fit(tmp_path, log_every=4, peak=None)
     assert throughput.peak_source in ("measured", "cached") and throughput.peak > 0
     assert (tmp_path / "cache" / "peak_flops.json").is_file()
+
+
+class MatmulLevels(L.Callback):
+    """Records the float32 matmul precision each training step runs under."""
+
+    def __init__(self):
+        self.levels = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.levels.append(torch.get_float32_matmul_precision())
+
+
+@pytest.mark.parametrize("level", ["medium", "highest"])
+def test_cpu_matmul_precision_holds_for_the_run_then_is_restored(level):
+    before = torch.get_float32_matmul_precision()
+    assert before == "highest"  # PyTorch's default; a leak from another test would show here
+    seen = MatmulLevels()
+    module = LanguageModelModule(
+        net=GPT(20, 8, n_layer=1, n_head=2, n_embd=16),
+        optimizer=functools.partial(torch.optim.AdamW, lr=1e-3),
+    )
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=3, logger=False, enable_checkpointing=False,
+        callbacks=[MatmulPrecision(float32="high", cpu_float32=level), seen],
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+    )  # fmt: skip
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(Windows(), batch_size=None))
+    assert seen.levels == [level] * 3  # the CPU level, not the CUDA one
+    assert torch.get_float32_matmul_precision() == before
+
+
+def test_matmul_precision_rejects_an_unknown_level():
+    key = "'callbacks.matmul_precision.float32': 'fast' is not a level"
+    with pytest.raises(SeqlabError, match=key):
+        MatmulPrecision(float32="fast")
 
 
 def test_fused_adamw_when_the_config_leaves_it_open():

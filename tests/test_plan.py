@@ -255,6 +255,13 @@ def test_peak_flops_is_measured_once_and_cached(tmp_path, monkeypatch):
     assert peak_flops(None, "cpu", torch.float32, tmp_path) == (5e10, "cached")
     assert peak_flops(2e12, "cuda", torch.bfloat16, tmp_path) == (2e12, "config")
     assert len(calls) == 1 and (tmp_path / "peak_flops.json").is_file()
+    # float32 matmuls from bfloat16 inputs are another peak: measured, not the cached one.
+    torch.set_float32_matmul_precision("medium")
+    try:
+        assert peak_flops(None, "cpu", torch.float32, tmp_path) == (5e10, "measured")
+    finally:
+        torch.set_float32_matmul_precision("highest")
+    assert len(calls) == 2 and peak_flops(None, "cpu", torch.float32, tmp_path)[1] == "cached"
     if not torch.cuda.is_available():
         assert peak_flops(None, "cuda", torch.bfloat16, tmp_path)[0] is None
 

@@ -243,20 +243,52 @@ class Throughput(L.Callback):
         }
 
 
+_MATMUL_LEVELS = ("highest", "high", "medium")
+
+
 class MatmulPrecision(L.Callback):
-    """Sets ``torch.set_float32_matmul_precision`` for CUDA runs ("high" = TF32 tensor cores on
-    Ampere or newer, Lightning's recommendation); other devices keep full float32 matmuls.
+    """How float32 matmuls may trade precision for speed, per device kind, for the run's length.
+
+    Both settings go through ``torch.set_float32_matmul_precision``: "highest" is exact float32;
+    "high" uses TF32 where the hardware has it (Ampere or newer GPUs: Lightning's recommendation;
+    CPUs with AMX-TF32), else float32; "medium" multiplies bfloat16-rounded inputs with float32
+    sums (on CPU, oneDNN does this on AMX or AVX512-BF16 units: about 2x the float32 rate; a
+    whole step gains from width 512 or so, while at width 128 PyTorch's CPU flash attention slows
+    down more than the matmuls speed up). The CPU default stays exact so CPU results compare
+    across machines and with other tools; the previous setting comes back when the run ends, so
+    runs in one process do not inherit it.
 
     Args:
-        float32: "highest", "high" or "medium".
+        float32: the level for CUDA runs.
+        cpu_float32: the level for CPU runs.
     """
 
-    def __init__(self, float32: str = "high"):
-        self.float32 = float32
+    def __init__(self, float32: str = "high", cpu_float32: str = "highest"):
+        for key, value in (("float32", float32), ("cpu_float32", cpu_float32)):
+            if value not in _MATMUL_LEVELS:
+                raise SeqlabError(
+                    f"config key 'callbacks.matmul_precision.{key}': {value!r} is not a level; "
+                    f"use one of {', '.join(_MATMUL_LEVELS)}"
+                )
+        self.float32, self.cpu_float32 = float32, cpu_float32
+        self._previous: str | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if pl_module.device.type == "cuda":
-            torch.set_float32_matmul_precision(self.float32)
+        level = {"cuda": self.float32, "cpu": self.cpu_float32}.get(pl_module.device.type)
+        if level is None:
+            return
+        try:  # unreadable when other code mixed PyTorch's per-backend settings in: leave it then
+            previous = torch.get_float32_matmul_precision()
+        except RuntimeError:
+            return
+        if previous != level:
+            self._previous = previous
+            torch.set_float32_matmul_precision(level)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self._previous is not None:
+            torch.set_float32_matmul_precision(self._previous)
+            self._previous = None
 
 
 class KeepFreedMemory(L.Callback):

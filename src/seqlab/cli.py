@@ -10,7 +10,11 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from hydra.errors import ConfigCompositionException, OverrideParseException
+from hydra.errors import (
+    ConfigCompositionException,
+    InstantiationException,
+    OverrideParseException,
+)
 
 from seqlab.errors import SeqlabError
 
@@ -82,6 +86,8 @@ def user_errors(task: Callable) -> Callable:
         try:
             return task(cfg)
         except Exception as e:
+            if isinstance(e, InstantiationException) and isinstance(e.__cause__, SeqlabError):
+                e = e.__cause__  # a constructor rejected its config: its message is the error
             if in_multirun():
                 first = str(e).strip().splitlines()[0] if str(e).strip() else ""
                 message = first if isinstance(e, SeqlabError) else f"{type(e).__name__}: {first}"

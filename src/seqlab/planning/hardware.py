@@ -105,6 +105,17 @@ def _device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
 
 
+def _matmul_level(dtype: torch.dtype) -> str:
+    """How float32 matmuls run now, when not exactly (TF32 or bfloat16 inputs are other peaks)."""
+    if dtype != torch.float32:
+        return ""
+    try:
+        level = torch.get_float32_matmul_precision()
+    except RuntimeError:  # PyTorch's per-backend settings were mixed in: no one level to name
+        return " matmul-mixed"
+    return "" if level == "highest" else f" matmul-{level}"
+
+
 def measure_peak_flops(device: str, dtype: torch.dtype, seconds: float = 1.0) -> float:
     """FLOP/s of repeated (n × n) @ (n × n) matmuls on ``device`` for about ``seconds``.
 
@@ -150,7 +161,7 @@ def peak_flops(
     }
     if not here.get(device, False):
         return None, f"no {device} here to measure; set plan.peak_flops"
-    key = f"{_device_name(device)} {str(dtype).removeprefix('torch.')}"
+    key = f"{_device_name(device)} {str(dtype).removeprefix('torch.')}{_matmul_level(dtype)}"
     path = Path(cache_dir).expanduser() / "peak_flops.json"
     try:
         known = json.loads(path.read_text(encoding="utf-8"))
