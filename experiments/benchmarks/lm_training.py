@@ -13,6 +13,10 @@ no dropout, AdamW, cosine schedule, gradient clipping at 1.0). Loops compared:
   folder and never modified): its own `train.py` with the CPU command of its README.
 - seqlab compiled (`--compile [VALUE]`): seqlab with `model.compile=VALUE` (default: torch.compile
   with inductor's C++ wrapper); its first step (compilation) is reported separately.
+- seqlab with bfloat16 (`--bf16`): float32 matmuls from bfloat16 inputs
+  (`callbacks.matmul_precision.cpu_float32=medium`), and `trainer.precision=bf16-mixed`. Neither
+  is float32 training: their rows show what a CPU with AMX or AVX512-BF16 gains, not the targets.
+  The matmul precision is process-wide: each loop sets its own whenever it takes its turn.
 
 seqlab's `host_memory` callback keeps freed memory in the process (glibc's malloc settings are
 process-wide), so in the interleaved rounds every loop runs with it once seqlab has set up.
@@ -35,7 +39,7 @@ GFLOP/s use the PaLM estimate of the Throughput callback (6N + attention, per to
 is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
 
     python experiments/benchmarks/lm_training.py [--steps 200] [--rounds 3] [--nanogpt DIR]
-        [--full] [--compile] [--threads N] [--quick] [seqlab-train overrides ...]
+        [--full] [--compile] [--bf16] [--threads N] [--quick] [seqlab-train overrides ...]
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from seqlab.builders import build_datamodule, build_module, build_net
 from seqlab.callbacks import ModelFlops
@@ -77,6 +82,10 @@ NANOGPT_ARGS = [
 # "plain, again" is a second copy of the plain loop: its ratio to "plain" is the run's noise floor.
 # "Lightning, bare" splits seqlab's overhead into Lightning's loop and what seqlab adds to it.
 STEP_LOOPS = ("seqlab", "plain", "plain, again", "Lightning, bare", "seqlab compiled")
+BF16_LOOPS = {  # --bf16: loop name -> its seqlab-train overrides
+    "seqlab, bf16 matmuls": ["callbacks.matmul_precision.cpu_float32=medium"],
+    "seqlab, bf16-mixed": ["trainer.precision=bf16-mixed"],
+}
 NANOGPT_LR = 1e-3  # its config's peak learning rate (min_lr a tenth of it)
 # torch.compile with inductor's C++ wrapper: about 2 % faster steps than the Python wrapper here.
 COMPILE = "{options: {cpp_wrapper: true}}"
@@ -102,13 +111,17 @@ class Baton:
 
 
 class Turns:
-    """One loop's view of the baton: times each step from getting the baton to handing it on."""
+    """One loop's view of the baton: times each step from getting the baton to handing it on.
 
-    def __init__(self, baton: Baton, i: int):
-        self.baton, self.i, self.times, self._start = baton, i, [], 0.0
+    The process-wide float32 matmul precision is set to the loop's own (`matmul`) at every turn.
+    """
+
+    def __init__(self, baton: Baton, i: int, matmul: str = "highest"):
+        self.baton, self.i, self.matmul, self.times, self._start = baton, i, matmul, [], 0.0
 
     def begin(self) -> None:
         self.baton.wait(self.i)
+        torch.set_float32_matmul_precision(self.matmul)
         self._start = time.perf_counter()
 
     def step_done(self) -> None:
@@ -262,7 +275,9 @@ def interleaved_round(cfgs: dict, steps: int, nanogpt: Path | None) -> dict[str,
     each in turn, each in its own thread; returns each one's step times."""
     names = [*cfgs, "nanoGPT"] if nanogpt else list(cfgs)
     baton = Baton(len(names))
-    turns = {name: Turns(baton, i) for i, name in enumerate(names)}
+    levels = {name: OmegaConf.select(cfg, "callbacks.matmul_precision.cpu_float32") or "highest"
+              for name, cfg in cfgs.items()}  # fmt: skip
+    turns = {name: Turns(baton, i, levels.get(name, "highest")) for i, name in enumerate(names)}
     errors = []
 
     def run(name: str) -> None:
@@ -377,6 +392,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also 2000 iterations with val loss")
     parser.add_argument("--compile", nargs="?", const=COMPILE, metavar="VALUE",
                         help=f"also seqlab with model.compile=VALUE (default {COMPILE})")  # fmt: skip
+    parser.add_argument("--bf16", action="store_true", help="also seqlab with bfloat16 matmuls")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--quick", action="store_true", help="smoke test: a few short steps")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
@@ -401,11 +417,14 @@ def main() -> None:
         initialize_config_module("seqlab.conf", version_base="1.3"),
     ):
         tmp = Path(tmp_name)
-        names = STEP_LOOPS if args.compile else STEP_LOOPS[:4]
+        extra = {name: [] for name in STEP_LOOPS[:4]}
+        if args.compile:
+            extra["seqlab compiled"] = [f"model.compile={args.compile}"]
+        if args.bf16:
+            extra.update(BF16_LOOPS)
         cfgs = {name: compose("train", ["experiment=shakespeare_gpt", f"paths.output_dir={tmp}/{i}",
-                                        *([f"model.compile={args.compile}"] if "compiled" in name else []),
-                                        *args.overrides])
-                for i, name in enumerate(names)}  # fmt: skip
+                                        *more, *args.overrides])
+                for i, (name, more) in enumerate(extra.items())}  # fmt: skip
         datamodule = build_datamodule(cfgs["seqlab"])
         datamodule.prepare_data()  # builds the cache once, before any loop is timed
         work = nanogpt_workdir(args.nanogpt, args.data_dir, tmp) if args.nanogpt else None
@@ -422,6 +441,8 @@ def main() -> None:
             variants = {"seqlab": [], "seqlab, memory returned": ["~callbacks.host_memory"]}
             if args.compile:
                 variants["seqlab compiled"] = [f"model.compile={args.compile}"]
+            if args.bf16:
+                variants.update(BF16_LOOPS)
             for name, extra in variants.items():
                 folder = tmp / re.sub(r"\W+", "_", name)  # Hydra overrides take no commas
                 full[name] = run_seqlab_full([*quick, *extra, *args.overrides], env, folder)
