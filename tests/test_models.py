@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import seqlab.models
 from seqlab.models import GPT, GRULM, GRUSeq2Seq, TransformerSeq2Seq
@@ -419,3 +420,58 @@ def test_models_import_only_torch() -> None:
             else:
                 continue
             assert not roots & banned, f"{path.name} imports {roots & banned}"
+
+
+# --- source lengths from the host ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SEQ2SEQ)
+def test_host_source_lengths_give_the_same_logits(name: str) -> None:
+    model = make(name)
+    model.eval()
+    short = [right_pad(tokens((1, n), SRC_VOCAB), 8) for n in (4, 2, 4)]
+    src = torch.cat([short[0], tokens((1, 8), SRC_VOCAB), short[1], short[2]])  # unsorted, a tie
+    tgt = tokens((4, 5), TGT_VOCAB)
+    with torch.no_grad():
+        counted = model(src, tgt)
+        given = model(src, tgt, src_lengths=torch.tensor([4, 8, 2, 4]))
+        torch.testing.assert_close(given, counted, atol=ATOL, rtol=0)
+        if name.startswith("gru"):  # the GRU packs with the given lengths, not its own count
+            cut = model(src, tgt, src_lengths=torch.tensor([4, 7, 2, 4]))  # same order
+            assert not torch.allclose(cut[1], counted[1])
+            torch.testing.assert_close(cut[[0, 2, 3]], counted[[0, 2, 3]], atol=ATOL, rtol=0)
+
+
+def test_seq2seq_training_step_packs_with_the_collated_lengths(data_root, tmp_path, monkeypatch):
+    """No device-to-host copy of the lengths: the batch keeps the collated (host) tensor."""
+    from hydra import compose, initialize_config_module
+
+    from seqlab.builders import build_datamodule, build_module, build_net
+
+    with initialize_config_module("seqlab.conf", version_base="1.3"):
+        cfg = compose("train", ["model=gru_seq2seq", "size=tiny", f"paths.data_dir={data_root}",
+                                f"paths.cache_dir={tmp_path}", f"paths.output_dir={tmp_path}"])  # fmt: skip
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    module = build_module(
+        cfg, datamodule.tokenizer_states(), build_net(cfg.model, datamodule.tokenizers)
+    )
+    batch = next(iter(datamodule.train_dataloader()))
+    on_meta = module.transfer_batch_to_device(dict(batch), torch.device("meta"), 0)
+    assert on_meta["src"].is_meta and on_meta["src_lengths_host"] is batch["src_lengths"]
+
+    def no_copy(self, *args, **kwargs):
+        raise AssertionError("Tensor.cpu() called in the training step")
+
+    packs = []
+
+    def pack(*args, **kwargs):  # unsorted packing copies its order host <-> device (2 syncs)
+        packs.append(kwargs["enforce_sorted"])
+        return pack_padded_sequence(*args, **kwargs)
+
+    on_cpu = module.transfer_batch_to_device(dict(batch), torch.device("cpu"), 0)
+    monkeypatch.setattr(torch.Tensor, "cpu", no_copy)
+    monkeypatch.setattr("seqlab.models.gru_encoder.pack_padded_sequence", pack)
+    logits, _ = module._logits(on_cpu)
+    assert logits.shape[:2] == batch["tgt"][:, 1:].shape and packs == [True]

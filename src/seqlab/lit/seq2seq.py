@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from seqlab.errors import SeqlabError
@@ -34,9 +36,21 @@ class Seq2SeqModule(PairsTaskModule):
                     "pairs with data.cleaning.max_len)"
                 )
 
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Keeps the collated source lengths on the host too (`src_lengths_host`): the GRU
+        encoder packs with them, where counting them on a GPU would sync every step."""
+        host = batch.get("src_lengths") if isinstance(batch, dict) else None
+        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        if host is not None:
+            batch["src_lengths_host"] = host
+        return batch
+
     def _logits(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         tgt_in, tgt_out = batch["tgt"][:, :-1], batch["tgt"][:, 1:]
-        return self.net(batch["src"], tgt_in), tgt_out
+        logits = self.net(batch["src"], tgt_in, src_lengths=batch.get("src_lengths_host"))
+        return logits, tgt_out
 
     def _decode(self, batch: dict, keep: torch.Tensor) -> torch.Tensor:
         src, lengths = batch["src"][keep], batch["src_lengths"][keep]

@@ -48,11 +48,14 @@ class GRUEncoder(nn.Module):
         self.output_proj = nn.Linear(both, hidden_size) if bidirectional else nn.Identity()
         self.bridge = nn.Linear(both, hidden_size)
 
-    def forward(self, src: Tensor) -> dict[str, Tensor]:
+    def forward(self, src: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
         """Encodes a batch.
 
         Args:
             src: (B, S) long, right-padded with ``pad_id``.
+            lengths: (B,) the non-pad tokens of each row, on the host: packing needs them there,
+                and counting them from ``src`` on a GPU would make every step wait for the
+                device to copy them back. None counts them from ``src``.
 
         Returns:
             ``memory`` (B, S, H) encoder states (garbage at pads, which attention masks out),
@@ -61,13 +64,15 @@ class GRUEncoder(nn.Module):
         """
         batch, src_len = src.shape
         src_mask = src != self.pad_id
-        # pack_padded_sequence rejects zero lengths; an empty source then reads one pad token.
-        lengths = src_mask.sum(dim=1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(
-            self.dropout(self.embedding(src)), lengths, batch_first=True, enforce_sorted=False
-        )
-        outputs, final = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src_len)
+        embedded = self.dropout(self.embedding(src))
+        if lengths is None:
+            # pack_padded_sequence rejects zero lengths; an empty source then reads one pad token.
+            lengths = src_mask.sum(dim=1).clamp(min=1).cpu()
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+            outputs, final = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src_len)
+        else:
+            outputs, final = self._run_sorted(embedded, src_mask, lengths)
         # final: (L * D, B, H) -> (B, L, D * H), directions of one layer side by side.
         final = final.view(self.num_layers, self.num_directions, batch, -1)
         final = final.permute(2, 0, 1, 3).reshape(batch, self.num_layers, -1)
@@ -76,3 +81,23 @@ class GRUEncoder(nn.Module):
             "src_mask": src_mask,
             "hidden": torch.tanh(self.bridge(final)),
         }
+
+    def _run_sorted(
+        self, embedded: Tensor, src_mask: Tensor, lengths: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """The GRU over rows sorted longest first, with no device-to-host copy.
+
+        Unsorted packing moves its sort order between host and device twice (both copies wait for
+        the device). Here the host lengths and the device's own count are sorted alike (stable
+        sorts of equal values give the same order), so each side has the order where it is needed.
+        """
+        host_sorted, _ = lengths.clamp(min=1).sort(descending=True, stable=True)
+        _, order = src_mask.sum(dim=1).clamp(min=1).sort(descending=True, stable=True)
+        packed = pack_padded_sequence(
+            embedded.index_select(0, order), host_sorted, batch_first=True, enforce_sorted=True
+        )
+        outputs, final = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src_mask.size(1))
+        restore = torch.empty_like(order)
+        restore[order] = torch.arange(order.numel(), device=order.device)
+        return outputs.index_select(0, restore), final.index_select(1, restore)

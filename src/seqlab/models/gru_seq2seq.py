@@ -55,21 +55,22 @@ class GRUSeq2Seq(nn.Module):
             tgt_vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id
         )
 
-    def encode(self, src: Tensor) -> dict[str, Tensor]:
+    def encode(self, src: Tensor, src_lengths: Tensor | None = None) -> dict[str, Tensor]:
         """src (B, S) -> ``memory`` (B, S, H), ``src_mask`` (B, S) bool, ``hidden`` (B, L, H)."""
-        return self.encoder(src)
+        return self.encoder(src, src_lengths)
 
-    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
+    def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced (or scheduled-sampling) decoding.
 
         Args:
             src: (B, S) long, padded with ``pad_id``.
             tgt_in: (B, T) long, starting with <bos>.
+            src_lengths: (B,) source lengths on the host (see ``GRUEncoder``), or None.
 
         Returns:
             (B, T, V_tgt) logits.
         """
-        return self.decoder(tgt_in, self.encode(src), self.teacher_forcing_ratio)
+        return self.decoder(tgt_in, self.encode(src, src_lengths), self.teacher_forcing_ratio)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
         """Decoding state (all tensors batch-first) from ``encode`` outputs."""

@@ -215,8 +215,12 @@ class TransformerSeq2Seq(nn.Module):
         """src (B, S) long -> ``memory`` (B, S, d_model) and ``src_mask`` (B, S) bool."""
         return self.encoder(src)
 
-    def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
-        """Teacher-forced decoding: src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt)."""
+    def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
+        """Teacher-forced decoding: src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt).
+
+        ``src_lengths`` is accepted as every seqlab encoder–decoder takes it, and not needed:
+        attention masks come from the pad ids on the device.
+        """
         return self.decoder(tgt_in, self.encode(src))
 
     def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
