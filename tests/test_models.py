@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import warnings
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
@@ -458,7 +460,7 @@ def test_seq2seq_training_step_packs_with_the_collated_lengths(data_root, tmp_pa
         cfg, datamodule.tokenizer_states(), build_net(cfg.model, datamodule.tokenizers)
     )
     batch = next(iter(datamodule.train_dataloader()))
-    on_meta = module.transfer_batch_to_device(dict(batch), torch.device("meta"), 0)
+    on_meta = datamodule.transfer_batch_to_device(dict(batch), torch.device("meta"), 0)
     assert on_meta["src"].is_meta and on_meta["src_lengths_host"] is batch["src_lengths"]
 
     def no_copy(self, *args, **kwargs):
@@ -470,8 +472,22 @@ def test_seq2seq_training_step_packs_with_the_collated_lengths(data_root, tmp_pa
         packs.append(kwargs["enforce_sorted"])
         return pack_padded_sequence(*args, **kwargs)
 
-    on_cpu = module.transfer_batch_to_device(dict(batch), torch.device("cpu"), 0)
+    on_cpu = datamodule.transfer_batch_to_device(dict(batch), torch.device("cpu"), 0)
     monkeypatch.setattr(torch.Tensor, "cpu", no_copy)
     monkeypatch.setattr("seqlab.models.gru_encoder.pack_padded_sequence", pack)
     logits, _ = module._logits(on_cpu)
     assert logits.shape[:2] == batch["tgt"][:, 1:].shape and packs == [True]
+
+    # Lightning calls the data module's hook (no warning about the module's) in real training.
+    monkeypatch.undo()
+    monkeypatch.setattr("seqlab.models.gru_encoder.pack_padded_sequence", pack)
+    packs.clear()
+    trainer = L.Trainer(
+        accelerator="cpu", max_steps=2, limit_val_batches=0, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
+        trainer.fit(module, datamodule=datamodule)
+    assert packs == [True, True]

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from seqlab.data.batching import (
@@ -193,6 +195,17 @@ class Seq2SeqDataModule(_CachedData):
                 cut, len(ds), self.prefix_block_size, self.keep_src,
             )  # fmt: skip
             self._warned = True
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Keeps the collated source lengths on the host too (``src_lengths_host``): the GRU
+        encoder packs with them, where counting them on a GPU would sync every step."""
+        host = batch.get("src_lengths") if isinstance(batch, dict) else None
+        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
+        if host is not None:
+            batch["src_lengths_host"] = host
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         return self._pairs_loader("train", shuffle=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from seqlab.errors import SeqlabError
@@ -35,17 +33,6 @@ class Seq2SeqModule(PairsTaskModule):
                     f"model.net.max_len={limit}; raise model.net.max_len (or drop long training "
                     "pairs with data.cleaning.max_len)"
                 )
-
-    def transfer_batch_to_device(
-        self, batch: Any, device: torch.device, dataloader_idx: int
-    ) -> Any:
-        """Keeps the collated source lengths on the host too (`src_lengths_host`): the GRU
-        encoder packs with them, where counting them on a GPU would sync every step."""
-        host = batch.get("src_lengths") if isinstance(batch, dict) else None
-        batch = super().transfer_batch_to_device(batch, device, dataloader_idx)
-        if host is not None:
-            batch["src_lengths_host"] = host
-        return batch
 
     def _logits(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         tgt_in, tgt_out = batch["tgt"][:, :-1], batch["tgt"][:, 1:]
