@@ -130,11 +130,16 @@ class MatmulLevels(L.Callback):
         self.levels = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.levels.append(torch.get_float32_matmul_precision())
+        flash = torch.backends.cuda.flash_sdp_enabled()
+        self.levels.append((torch.get_float32_matmul_precision(), flash))
 
 
-@pytest.mark.parametrize("level", ["medium", "highest"])
-def test_cpu_matmul_precision_holds_for_the_run_then_is_restored(level):
+# (CPU level, trainer precision, flash attention on): flash is off for float32 at "medium".
+@pytest.mark.parametrize(
+    "level,precision,flash",
+    [("medium", "32-true", False), ("highest", "32-true", True), ("highest", "bf16-mixed", True)],
+)
+def test_cpu_matmul_precision_holds_for_the_run_then_is_restored(level, precision, flash):
     before = torch.get_float32_matmul_precision()
     assert before == "highest"  # PyTorch's default; a leak from another test would show here
     seen = MatmulLevels()
@@ -144,12 +149,13 @@ def test_cpu_matmul_precision_holds_for_the_run_then_is_restored(level):
     )
     trainer = L.Trainer(
         accelerator="cpu", max_steps=3, logger=False, enable_checkpointing=False,
-        callbacks=[MatmulPrecision(float32="high", cpu_float32=level), seen],
+        precision=precision, callbacks=[MatmulPrecision(float32="high", cpu_float32=level), seen],
         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
     )  # fmt: skip
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(Windows(), batch_size=None))
-    assert seen.levels == [level] * 3  # the CPU level, not the CUDA one
+    assert seen.levels == [(level, flash)] * 3  # the CPU level, not the CUDA one
     assert torch.get_float32_matmul_precision() == before
+    assert torch.backends.cuda.flash_sdp_enabled()
 
 
 def test_matmul_precision_rejects_an_unknown_level():
