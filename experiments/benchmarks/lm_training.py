@@ -114,17 +114,16 @@ class Turns:
     """One loop's view of the baton: times each step from getting the baton to handing it on.
 
     The process-wide float32 matmul precision and flash-attention switch are set to the loop's own
-    (`matmul`, `flash`: what seqlab's MatmulPrecision callback sets for its run) at every turn.
+    at every turn (`matmul`, and the switch seqlab's MatmulPrecision callback sets for it).
     """
 
-    def __init__(self, baton: Baton, i: int, matmul: str = "highest", flash: bool = True):
-        self.baton, self.i, self.times, self._start = baton, i, [], 0.0
-        self.matmul, self.flash = matmul, flash
+    def __init__(self, baton: Baton, i: int, matmul: str = "highest"):
+        self.baton, self.i, self.matmul, self.times, self._start = baton, i, matmul, [], 0.0
 
     def begin(self) -> None:
         self.baton.wait(self.i)
         torch.set_float32_matmul_precision(self.matmul)
-        torch.backends.cuda.enable_flash_sdp(self.flash)
+        torch.backends.cuda.enable_flash_sdp(cpu_flash_attention_pays(self.matmul))
         self._start = time.perf_counter()
 
     def step_done(self) -> None:
@@ -278,12 +277,9 @@ def interleaved_round(cfgs: dict, steps: int, nanogpt: Path | None) -> dict[str,
     each in turn, each in its own thread; returns each one's step times."""
     names = [*cfgs, "nanoGPT"] if nanogpt else list(cfgs)
     baton = Baton(len(names))
-    settings = {}
-    for name, cfg in cfgs.items():
-        level = OmegaConf.select(cfg, "callbacks.matmul_precision.cpu_float32") or "highest"
-        settings[name] = (level, cpu_flash_attention_pays(level))
-    turns = {name: Turns(baton, i, *settings.get(name, ("highest", True)))
-             for i, name in enumerate(names)}  # fmt: skip
+    levels = {name: OmegaConf.select(cfg, "callbacks.matmul_precision.cpu_float32") or "highest"
+              for name, cfg in cfgs.items()}  # fmt: skip
+    turns = {name: Turns(baton, i, levels.get(name, "highest")) for i, name in enumerate(names)}
     errors = []
 
     def run(name: str) -> None:

@@ -263,9 +263,9 @@ class MatmulPrecision(L.Callback):
     sums (on CPU, oneDNN does this on AMX or AVX512-BF16 units: about 2x the float32 rate). A CPU
     run at "medium" also turns PyTorch's flash attention off for its length
     (``cpu_flash_attention_pays``): its small block products are slow at that level, where the
-    math attention's gain like any matmul. The CPU default
-    stays exact so CPU results compare across machines and with other tools; the previous
-    settings come back when the run ends, so runs in one process do not inherit them.
+    math attention's gain like any matmul. The CPU default stays exact so CPU results compare
+    across machines and with other tools; the previous settings come back when the run ends, so
+    runs in one process do not inherit them.
 
     Args:
         float32: the level for CUDA runs.
