@@ -1,4 +1,5 @@
-"""Start-up benchmark: seconds from the command to the first training step, and for `--help`.
+"""Start-up benchmark: seconds from the command to the first training step, for every command's
+`--help`, and for a plan (`seqlab-plan experiment=shakespeare_gpt`).
 
 Baseline: `python -c "import torch"` started the same way (the floor any PyTorch CLI pays). Each
 command runs `--repeats` times, alternating, and the medians are reported with the ratio to the floor.
@@ -23,6 +24,8 @@ from pathlib import Path
 import lightning as L
 
 HERE = Path(__file__).resolve().parent
+HELP_COMMANDS = {"seqlab-train": "train", "seqlab-eval": "evaluate", "seqlab-generate": "generate",
+                 "seqlab-plan": "plan_cli", "seqlab-report": "report"}  # fmt: skip
 
 
 class FirstStepStamp(L.Callback):
@@ -57,7 +60,10 @@ def main() -> None:
         first_step = ["+callbacks.first_step._target_=startup.FirstStepStamp", "test=false"]
         commands = {
             "import torch (floor)": ([sys.executable, "-c", "import torch"], False),
-            "seqlab-train --help": ([sys.executable, "-m", "seqlab.train", "--help"], False),
+            **{f"{app} --help": ([sys.executable, "-m", f"seqlab.{module}", "--help"], False)
+               for app, module in HELP_COMMANDS.items()},
+            "seqlab-plan, shakespeare_gpt": (
+                [sys.executable, "-m", "seqlab.plan_cli", "experiment=shakespeare_gpt"], False),
             "first step, shakespeare_gpt": (
                 [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", *first_step], True),
             "first step, default (SCAN GRU)": (

@@ -97,12 +97,6 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
 
 
-def count_parameters(net: torch.nn.Module) -> dict[str, int]:
-    total = sum(p.numel() for p in net.parameters())
-    embedding = sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Embedding))
-    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
-
-
 def load_module(path: str) -> SeqlabModule:
     """A trained LightningModule from a checkpoint alone (eval mode, CPU), for use from Python:
     ``load_module(ckpt).encode(texts)`` gives a denoising autoencoder's latent vectors."""

@@ -9,16 +9,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.builders import build_datamodule, build_module, build_net, count_parameters
-from seqlab.checkpoints import load_checkpoint, load_weights
 from seqlab.cli import entry_point, quiet, user_errors
-from seqlab.config import SCHEMAS, check_schema
 from seqlab.errors import SeqlabError
 from seqlab.runs import RunFolder
 
 
 def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
     """The checkpoint's own config, with this command's data, paths and loader choices on top."""
+    from seqlab.config import SCHEMAS, check_schema
+
     trained = OmegaConf.create(ckpt["seqlab"]["config"])
     trained.paths = cfg.paths
     if cfg.get("data"):
@@ -31,6 +30,11 @@ def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    # Imported here so that `seqlab-eval --help` never loads torch or Lightning (seconds).
+    from seqlab.builders import build_datamodule, build_module, build_net
+    from seqlab.checkpoints import load_checkpoint, load_weights
+    from seqlab.networks import count_parameters
+
     if cfg.split not in ("test", "val"):
         raise SeqlabError(f"config key 'split': {cfg.split!r} is not valid; choose test or val")
     quiet(cfg.extras.ignore_warnings)

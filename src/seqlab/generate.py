@@ -11,18 +11,17 @@ import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.checkpoints import load_checkpoint
 from seqlab.cli import entry_point, quiet, user_errors
 from seqlab.errors import SeqlabError
-from seqlab.generation.options import DecodingOptions
-from seqlab.generation.text import Hypothesis, TextGenerator, load_model
 from seqlab.model_card import license_notice
+
+if TYPE_CHECKING:
+    from seqlab.generation.text import Hypothesis, TextGenerator
 
 
 def escape(text: str) -> str:
@@ -96,6 +95,13 @@ def batch_mode(generator: TextGenerator, cfg: DictConfig, with_scores: bool) -> 
 
 
 def main_job(cfg: DictConfig) -> None:
+    # Imported here so that `seqlab-generate --help` never loads torch (seconds).
+    import torch
+
+    from seqlab.checkpoints import load_checkpoint
+    from seqlab.generation.options import DecodingOptions
+    from seqlab.generation.text import TextGenerator, load_model
+
     quiet(cfg.extras.ignore_warnings)
     options = DecodingOptions.from_config(OmegaConf.to_container(cfg.decoding, resolve=True))
     if cfg.prompt is not None and cfg.input_file is not None:

@@ -1,7 +1,7 @@
 """Build a model's nn.Module from its config and tokenizers, without importing Lightning.
 
-`seqlab-generate` and `seqlab-eval` load checkpoints through here; importing Lightning would cost
-them seconds of start-up.
+`seqlab-generate` loads checkpoints and `seqlab-plan` sizes models through here; importing
+Lightning would cost them seconds of start-up.
 """
 
 from __future__ import annotations
@@ -29,3 +29,10 @@ def instantiate_net(model_cfg: Mapping[str, Any], tokenizers: Mapping[str, Any])
         tgt_vocab_size=tokenizers["tgt"].vocab_size,
         pad_id=PAD_ID,
     )
+
+
+def count_parameters(net: nn.Module) -> dict[str, int]:
+    """Total, embedding and non-embedding parameters (a tied tensor once), as scaling laws count."""
+    total = sum(p.numel() for p in net.parameters())
+    embedding = sum(m.weight.numel() for m in net.modules() if isinstance(m, nn.Embedding))
+    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}

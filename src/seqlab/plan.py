@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.builders import build_net, count_parameters
 from seqlab.data.prepare import LAYOUTS
+from seqlab.networks import count_parameters, instantiate_net
 from seqlab.planning.architectures import forward_cost, generation_flops
 from seqlab.planning.data import data_stats, lm_batches, pair_batches, prefix_batches
 from seqlab.planning.hardware import accelerator, peak_flops, precision, strategy_name, world_size
@@ -44,7 +44,7 @@ def _parameters(cfg: DictConfig, vocab: dict[str, int]) -> tuple[dict[str, int],
     """Parameter counts and the largest tensor's size, from the network built on the meta device."""
     tokenizers = {role: SimpleNamespace(vocab_size=v) for role, v in vocab.items()}
     with torch.device("meta"):
-        net = build_net(cfg.model, tokenizers)
+        net = instantiate_net(cfg.model, tokenizers)
     return count_parameters(net), max(p.numel() for p in net.parameters())
 
 

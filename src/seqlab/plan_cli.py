@@ -11,24 +11,37 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.checkpoints import load_checkpoint
 from seqlab.cli import entry_point, quiet, user_errors
-from seqlab.config import CONF_DIR, validate
-from seqlab.plan import make_plan
 from seqlab.planning.report import format_text
+
+# Where the @hydra.main below finds `conf`; seqlab.config (CONF_DIR) would import torch for --help.
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+HELP_HEADER = (
+    "seqlab-plan [seqlab-train overrides, -m sweeps included]: what that run would cost "
+    "(parameters, FLOPs, memory per device, data, steps, time), training nothing."
+    "\n"  # Hydra's template puts the groups right after the header
+)
 
 
 def check(cfg: DictConfig) -> None:
     """seqlab-train's validation (the plan section included: callbacks read plan.peak_flops)."""
+    from seqlab.config import validate
+
     validate(cfg)
 
 
 def plan(cfg: DictConfig) -> dict:
     """Compose-validate-estimate-print; returns the plan (a plain dict)."""
+    # Imported here so that `seqlab-plan --help` never loads torch (seconds); a plan never
+    # imports Lightning at all.
+    from seqlab.checkpoints import load_checkpoint
+    from seqlab.plan import make_plan
+
     check(cfg)
     quiet(cfg.extras.ignore_warnings)
     fixed = load_checkpoint(cfg.ckpt_path)["seqlab"]["tokenizers"] if cfg.ckpt_path else None
@@ -50,6 +63,9 @@ def main() -> None:
         f"hydra.sweep.dir={scratch}",
         "hydra.output_subdir=null",
         "hydra/job_logging=disabled",
+        "hydra.help.app_name=seqlab-plan",
+        f"hydra.help.header='{HELP_HEADER}'",
+        "hydra.help.footer='Hydra flags: --hydra-help.'",
     ]
     # A sweep of plans has no run folders for the sweep callbacks (summary, report) to read.
     callbacks = OmegaConf.load(CONF_DIR / "hydra" / "default.yaml").get("callbacks") or {}

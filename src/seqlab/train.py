@@ -20,16 +20,11 @@ def train(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from seqlab.builders import (
-        build_datamodule,
-        build_module,
-        build_net,
-        build_trainer,
-        count_parameters,
-    )
+    from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
     from seqlab.checkpoints import load_weights
     from seqlab.config import validate
     from seqlab.model_card import write_model_card
+    from seqlab.networks import count_parameters
     from seqlab.plan import make_plan
     from seqlab.planning.report import format_line
     from seqlab.resume import check_same_tokenizers, previous_run, starting_checkpoint
