@@ -201,6 +201,14 @@ def test_host_memory_threshold_beyond_glibc_limit(cli):
     )
 
 
+def test_host_memory_map_large_blocks_not_a_bool(cli):
+    message = error_line(cli("train", "callbacks.host_memory.map_large_blocks=sometimes"))
+    assert message == (
+        "config key 'callbacks.host_memory.map_large_blocks': expected true or false, "
+        "got 'sometimes'"
+    )
+
+
 def test_unknown_matmul_precision_names_the_levels(cli):
     message = error_line(cli("train", "callbacks.matmul_precision.cpu_float32=fast"))
     assert message == (

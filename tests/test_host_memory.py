@@ -46,6 +46,46 @@ def test_freed_buffers_are_reused_without_page_faults():
     assert kept < pages // 100
 
 
+# A block above glibc's largest mmap threshold (32 MB), made and freed as a step's logits are;
+# prints the page faults of 10 repetitions after the first. `callback`: KeepFreedMemory's
+# defaults (the default config's); `mapped`: the same with map_large_blocks=True.
+LARGE = """
+import resource, sys
+from seqlab.callbacks import KeepFreedMemory
+KeepFreedMemory(map_large_blocks=sys.argv[1] == "mapped").setup(None, None, "fit")
+def step():
+    logits = bytearray(48 << 20)
+    del logits
+step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _large_block_faults(mode: str) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", LARGE, mode], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout)
+
+
+@glibc_only
+def test_large_blocks_come_from_the_reused_heap_by_default():
+    pages = 10 * 48 * 256  # 4 KiB pages of the 10 repetitions
+    mapped, default = _large_block_faults("mapped"), _large_block_faults("callback")
+    assert mapped > pages // 2, "glibc no longer maps large blocks: test is moot"
+    assert default < pages // 100
+
+
+def test_map_large_blocks_must_be_a_bool():
+    with pytest.raises(
+        SeqlabError, match="'callbacks.host_memory.map_large_blocks'.*true or false"
+    ):
+        KeepFreedMemory(map_large_blocks="no").setup(None, None, "fit")
+
+
 def test_thresholds_out_of_range_are_refused():
     with pytest.raises(ValueError, match="mmap_threshold_mb in 0..32"):
         keep_freed_memory(512, 64)

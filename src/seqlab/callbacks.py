@@ -315,13 +315,25 @@ class KeepFreedMemory(L.Callback):
     Args:
         trim_threshold_mb: As `keep_freed_memory`.
         mmap_threshold_mb: As `keep_freed_memory`.
+        map_large_blocks: As `keep_freed_memory` (False: large logits reuse heap memory).
     """
 
-    def __init__(self, trim_threshold_mb: int = 512, mmap_threshold_mb: int = 32):
+    def __init__(
+        self,
+        trim_threshold_mb: int = 512,
+        mmap_threshold_mb: int = 32,
+        map_large_blocks: bool = False,
+    ):
         self.trim_threshold_mb, self.mmap_threshold_mb = trim_threshold_mb, mmap_threshold_mb
+        self.map_large_blocks = map_large_blocks
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if not isinstance(self.map_large_blocks, bool):
+            raise SeqlabError(
+                "config key 'callbacks.host_memory.map_large_blocks': expected true or false, "
+                f"got {self.map_large_blocks!r}"
+            )
         try:
-            keep_freed_memory(self.trim_threshold_mb, self.mmap_threshold_mb)
+            keep_freed_memory(self.trim_threshold_mb, self.mmap_threshold_mb, self.map_large_blocks)
         except ValueError as e:
             raise SeqlabError(f"config key 'callbacks.host_memory': {e}") from None
