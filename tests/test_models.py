@@ -491,3 +491,55 @@ def test_seq2seq_training_step_packs_with_the_collated_lengths(data_root, tmp_pa
         warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
         trainer.fit(module, datamodule=datamodule)
     assert packs == [True, True]
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_masks_like_nn_dropout(p):
+    """seqlab's CPU dropout: keep rate 1 - p, survivors scaled by 1 / (1 - p), gradient through
+    the same mask, identity in eval mode; the same distribution as nn.Dropout's."""
+    from seqlab.models.utils import Dropout
+
+    torch.manual_seed(0)
+    x = torch.randn(200, 500, requires_grad=True)
+    drop = Dropout(p).train()
+    y = drop(x)
+    kept = y != 0
+    assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.01)
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / (1 - p))
+    reference = torch.nn.Dropout(p).train()(x)  # nn.Dropout's statistics on the same input
+    assert (reference != 0).float().mean().item() == pytest.approx(1 - p, abs=0.01)
+    assert y.mean().item() == pytest.approx(x.mean().item(), abs=0.02)
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_dropout_is_seeded_and_leaves_other_dtypes_to_pytorch():
+    from seqlab.models.utils import Dropout
+
+    x = torch.randn(64, 64)
+    torch.manual_seed(3)
+    a = Dropout(0.3).train()(x)
+    torch.manual_seed(3)
+    assert torch.equal(a, Dropout(0.3).train()(x))  # the run's seed fixes the mask
+    half = x.bfloat16()
+    torch.manual_seed(3)
+    expected = torch.nn.Dropout(0.3).train()(half)
+    torch.manual_seed(3)
+    assert torch.equal(Dropout(0.3).train()(half), expected)  # nn.Dropout's own path
+
+
+def test_models_use_seqlab_dropout():
+    """Every dropout module of every architecture is seqlab's (no nn.Dropout left behind)."""
+    from seqlab.models.utils import Dropout
+
+    nets = [
+        GPT(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.1),
+        GRULM(vocab_size=11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1),
+        GRUSeq2Seq(11, 11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1, pad_id=0),
+        TransformerSeq2Seq(11, 11, d_model=8, n_heads=1, n_encoder_layers=1,
+                           n_decoder_layers=1, d_ff=16, dropout=0.1, pad_id=0),
+    ]  # fmt: skip
+    for net in nets:
+        drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+        assert drops and all(type(m) is Dropout for m in drops), type(net).__name__

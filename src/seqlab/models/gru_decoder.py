@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.models.attention import BahdanauAttention, LuongAttention
-from seqlab.models.utils import attention_mask
+from seqlab.models.utils import Dropout, attention_mask
 
 
 class GRUDecoder(nn.Module):
@@ -39,7 +39,7 @@ class GRUDecoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output = nn.Linear(hidden_size, vocab_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.utils import count_parameters, reorder_state
+from seqlab.models.utils import Dropout, count_parameters, reorder_state
 
 
 class GRULM(nn.Module):
@@ -38,7 +38,7 @@ class GRULM(nn.Module):
         self.num_layers = num_layers
         self.hidden_size = hidden_size
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.rnn = nn.GRU(
             embed_dim,
             hidden_size,
