@@ -31,16 +31,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 glibc_only = pytest.mark.skipif(_glibc() is None, reason="glibc malloc only")
 
 
-def _faults(mode: str) -> int:
+def _faults(script: str, mode: str) -> int:
+    """Page faults the script prints, run in a fresh process (the setting is process-wide)."""
     out = subprocess.run(
-        [sys.executable, "-c", CHURN, mode], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, mode], capture_output=True, text=True, check=True
     )
     return int(out.stdout)
 
 
 @glibc_only
 def test_freed_buffers_are_reused_without_page_faults():
-    default, kept = _faults("default"), _faults("keep")
+    default, kept = _faults(CHURN, "default"), _faults(CHURN, "keep")
     pages = 20 * (1 + 3 + 2 + 5 + 1 + 4) * 256  # 4 KiB pages written by the 20 repetitions
     assert default > pages // 4, "glibc's defaults no longer give memory back: test is moot"
     assert kept < pages // 100
@@ -64,17 +65,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def _large_block_faults(mode: str) -> int:
-    out = subprocess.run(
-        [sys.executable, "-c", LARGE, mode], capture_output=True, text=True, check=True
-    )
-    return int(out.stdout)
-
-
 @glibc_only
 def test_large_blocks_come_from_the_reused_heap_by_default():
     pages = 10 * 48 * 256  # 4 KiB pages of the 10 repetitions
-    mapped, default = _large_block_faults("mapped"), _large_block_faults("callback")
+    mapped, default = _faults(LARGE, "mapped"), _faults(LARGE, "callback")
     assert mapped > pages // 2, "glibc no longer maps large blocks: test is moot"
     assert default < pages // 100
 
