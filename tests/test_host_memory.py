@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import cli_env
 from seqlab.callbacks import KeepFreedMemory
 from seqlab.errors import SeqlabError
 from seqlab.host_memory import _glibc, keep_freed_memory
@@ -87,3 +88,31 @@ def test_thresholds_out_of_range_are_refused():
         keep_freed_memory(2048, 32)  # 2 GiB of bytes would overflow mallopt's int
     with pytest.raises(SeqlabError, match="config key 'callbacks.host_memory'"):
         KeepFreedMemory(trim_threshold_mb=-1).setup(None, None, "fit")
+
+
+# seqlab-eval with keep_freed_memory recorded instead of applied; prints the calls.
+EVAL_PROBE = """
+import runpy, sys
+import seqlab.callbacks as callbacks
+calls = []
+callbacks.keep_freed_memory = lambda *args: calls.append(args) or True
+sys.argv = ["seqlab-eval", *sys.argv[1:]]
+try:
+    runpy.run_module("seqlab.evaluate", run_name="__main__")
+except SystemExit as e:
+    assert not e.code, e.code
+print("HOST_MEMORY", calls)
+"""
+
+
+def test_eval_applies_the_training_host_memory_defaults(run_cli, data_root, cache_dir, tmp_path):
+    run_cli("train", "size=tiny", "trainer.max_steps=2", "trainer.limit_val_batches=1",
+            "test=false", "loader.batch_size=8")  # fmt: skip
+    [ckpt] = (tmp_path / "outputs").rglob("last.ckpt")
+    proc = subprocess.run(
+        [sys.executable, "-c", EVAL_PROBE, f"ckpt_path={ckpt}", "trainer.limit_test_batches=1"],
+        cwd=tmp_path, env=cli_env(data_root, cache_dir, tmp_path / "eval"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HOST_MEMORY [(512, 32, False)]" in proc.stdout  # as conf/callbacks/default.yaml

@@ -32,6 +32,7 @@ def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
 def evaluate(cfg: DictConfig) -> dict:
     # Imported here so that `seqlab-eval --help` never loads torch or Lightning (seconds).
     from seqlab.builders import build_datamodule, build_module, build_net
+    from seqlab.callbacks import KeepFreedMemory
     from seqlab.checkpoints import load_checkpoint, load_weights
     from seqlab.networks import count_parameters
 
@@ -46,7 +47,8 @@ def evaluate(cfg: DictConfig) -> dict:
     net = build_net(trained.model, datamodule.tokenizers)
     load_weights(net, ckpt, cfg.ckpt_path)
     module = build_module(trained, datamodule.tokenizer_states(), net)
-    trainer = instantiate(cfg.trainer, callbacks=[])
+    # seqlab-train's host-memory defaults: evaluation makes the same large logits every batch.
+    trainer = instantiate(cfg.trainer, callbacks=[KeepFreedMemory()])
     run = trainer.test if cfg.split == "test" else trainer.validate
     metrics = run(module, datamodule=datamodule, verbose=False)[0]
     results = {
