@@ -12,22 +12,33 @@ from seqlab.callbacks import KeepFreedMemory
 from seqlab.errors import SeqlabError
 from seqlab.host_memory import _glibc, keep_freed_memory
 
-# Allocates and frees megabyte buffers as a training step does; prints the page faults of 20
-# repetitions after the first. Run in a fresh process: the setting is process-wide.
-CHURN = """
+
+def _fault_counter(setup: str, repeats: int) -> str:
+    """A script: `setup` (defines `step()`), one step, then prints the page faults of `repeats`
+    more. Run in a fresh process: the setting is process-wide."""
+    return f"""
 import resource, sys
-from seqlab.host_memory import _glibc, keep_freed_memory
-if sys.argv[1] == "keep":
-    assert keep_freed_memory(512, 32)
-def churn():
-    blocks = [bytearray(n << 20) for n in (1, 3, 2, 5, 1, 4)]
-    del blocks
-churn()
+{setup}
+step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    churn()
+for _ in range({repeats}):
+    step()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
+
+
+# Allocates and frees megabyte buffers as a training step does, 20 times after the first.
+CHURN = _fault_counter(
+    """
+from seqlab.host_memory import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory(512, 32)
+def step():
+    blocks = [bytearray(n << 20) for n in (1, 3, 2, 5, 1, 4)]
+    del blocks
+""",
+    20,
+)
 
 glibc_only = pytest.mark.skipif(_glibc() is None, reason="glibc malloc only")
 
@@ -48,22 +59,19 @@ def test_freed_buffers_are_reused_without_page_faults():
     assert kept < pages // 100
 
 
-# A block above glibc's largest mmap threshold (32 MB), made and freed as a step's logits are;
-# prints the page faults of 10 repetitions after the first. `callback`: KeepFreedMemory's
-# defaults (the default config's); `mapped`: the same with map_large_blocks=True.
-LARGE = """
-import resource, sys
+# A block above glibc's largest mmap threshold (32 MB), made and freed as a step's logits are,
+# 10 times after the first. `callback`: KeepFreedMemory's defaults (the default config's);
+# `mapped`: the same with map_large_blocks=True.
+LARGE = _fault_counter(
+    """
 from seqlab.callbacks import KeepFreedMemory
 KeepFreedMemory(map_large_blocks=sys.argv[1] == "mapped").setup(None, None, "fit")
 def step():
     logits = bytearray(48 << 20)
     del logits
-step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
+""",
+    10,
+)
 
 
 @glibc_only
