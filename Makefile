@@ -27,6 +27,7 @@ bench:  ## every hot-path benchmark, each printing ratios from one run (QUICK=1:
 	$(BIN)/python experiments/benchmarks/seq2seq_training.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/host_memory.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/dropout.py $(if $(QUICK),--quick)
+	$(BIN)/python experiments/benchmarks/loop_overhead.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/startup.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/generation.py $(if $(QUICK),--quick)
 

@@ -66,7 +66,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from seqlab.builders import build_datamodule, build_module, build_net
+from seqlab.builders import build_datamodule, build_module, build_net, instantiate_trainer
 from seqlab.callbacks import ModelFlops, cpu_flash_attention_pays
 from seqlab.lit.optim import build_optimizer
 from seqlab.planning.hardware import measure_peak_flops
@@ -174,7 +174,7 @@ def seqlab_loop(cfg, steps: int, turns: Turns) -> None:
         for k, c in (cfg.get("callbacks") or {}).items()
         if c and k != "model_checkpoint"
     ]
-    trainer = instantiate(
+    trainer = instantiate_trainer(
         cfg.trainer, max_steps=steps, logger=loggers or False, callbacks=[*callbacks, StepHook(turns)],
         enable_checkpointing=False, limit_val_batches=0,
     )  # fmt: skip

@@ -18,6 +18,7 @@ from seqlab.data.tokenizers import Tokenizer
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.prefix_lm import PrefixLMModule
+from seqlab.lit.profiler import NoProfiler
 from seqlab.lit.seq2seq import Seq2SeqModule
 from seqlab.networks import instantiate_net
 from seqlab.redaction import redact
@@ -94,7 +95,14 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
         for name, c in (cfg.get("callbacks") or {}).items()
         if c and (bar or name != "progress_bar")
     ]
-    return instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    return instantiate_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+
+def instantiate_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
+    """``trainer_cfg`` instantiated; with no ``profiler`` set, one that costs nothing per hook."""
+    if trainer_cfg.get("profiler") is None:
+        kwargs.setdefault("profiler", NoProfiler())
+    return instantiate(trainer_cfg, **kwargs)
 
 
 def load_module(path: str) -> SeqlabModule:

@@ -6,7 +6,6 @@ import time
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import entry_point, quiet, user_errors
@@ -31,7 +30,7 @@ def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
 
 def evaluate(cfg: DictConfig) -> dict:
     # Imported here so that `seqlab-eval --help` never loads torch or Lightning (seconds).
-    from seqlab.builders import build_datamodule, build_module, build_net
+    from seqlab.builders import build_datamodule, build_module, build_net, instantiate_trainer
     from seqlab.callbacks import KeepFreedMemory
     from seqlab.checkpoints import load_checkpoint, load_weights
     from seqlab.networks import count_parameters
@@ -48,7 +47,7 @@ def evaluate(cfg: DictConfig) -> dict:
     load_weights(net, ckpt, cfg.ckpt_path)
     module = build_module(trained, datamodule.tokenizer_states(), net)
     # seqlab-train's host-memory defaults: evaluation makes the same large logits every batch.
-    trainer = instantiate(cfg.trainer, callbacks=[KeepFreedMemory()])
+    trainer = instantiate_trainer(cfg.trainer, callbacks=[KeepFreedMemory()])
     run = trainer.test if cfg.split == "test" else trainer.validate
     metrics = run(module, datamodule=datamodule, verbose=False)[0]
     results = {

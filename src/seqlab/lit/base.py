@@ -42,6 +42,16 @@ class SeqlabModule(L.LightningModule):
         self.run_config = config or {}
         self.run_id = run_id
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning's loop sets `_current_fx_name` before and after every hook it calls, about 46
+        # times a training step. nn.Module's __setattr__ first checks the value against
+        # parameters, buffers and submodules: 2.7 µs a call against 0.2 for a plain attribute,
+        # and the value is only ever a hook's name or None.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def configure_optimizers(self) -> Any:
         # Lightning refuses to clip a fused optimizer's gradients under mixed precision; seqlab
         # clips them itself where that is sound (`configure_gradient_clipping`).

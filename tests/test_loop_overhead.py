@@ -1,0 +1,52 @@
+"""Lightning's per-hook bookkeeping made cheap without changing what the Trainer does."""
+
+import pytest
+import torch
+from lightning.pytorch.profilers import PassThroughProfiler, SimpleProfiler
+from omegaconf import OmegaConf
+
+from seqlab.builders import instantiate_trainer
+from seqlab.lit.base import SeqlabModule
+from seqlab.lit.profiler import NoProfiler
+from test_cli_runs import QUICK
+
+TRAINER = {"_target_": "lightning.pytorch.Trainer", "accelerator": "cpu", "logger": False,
+           "enable_checkpointing": False, "enable_progress_bar": False}  # fmt: skip
+
+
+def test_no_profiler_is_a_pass_through_profiler_that_enters_nothing():
+    profiler = NoProfiler()
+    assert isinstance(profiler, PassThroughProfiler)
+    with profiler.profile("[Callback]x.on_train_batch_end") as entered:
+        assert entered is None
+    assert profiler.profile("a") is profiler.profile("b")  # one shared context, nothing made
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, NoProfiler), ("simple", SimpleProfiler)])
+def test_the_trainer_gets_no_profiler_only_when_none_is_configured(setting, expected):
+    trainer = instantiate_trainer(OmegaConf.create({**TRAINER, "profiler": setting}))
+    assert type(trainer.profiler) is expected
+
+
+def test_hook_name_bookkeeping_skips_module_registration_and_nothing_else(monkeypatch):
+    module = SeqlabModule(torch.nn.Linear(2, 2), optimizer=torch.optim.SGD)
+    registered = []
+    module_setattr = torch.nn.Module.__setattr__
+
+    def counting(self, name, value):
+        registered.append(name)
+        module_setattr(self, name, value)
+
+    monkeypatch.setattr(torch.nn.Module, "__setattr__", counting)
+    module._current_fx_name = "training_step"
+    assert module._current_fx_name == "training_step" and registered == []
+    module.extra = torch.nn.Linear(2, 3)  # any other attribute still goes through nn.Module
+    module.scale = torch.nn.Parameter(torch.ones(1))
+    assert {"extra.weight", "scale"} <= set(dict(module.named_parameters()))
+    assert "_current_fx_name" not in module.state_dict()
+
+
+def test_a_configured_profiler_still_reports(run_cli):
+    proc = run_cli("train", *QUICK, "debug=profile", "trainer.limit_train_batches=4", "test=false")
+    assert "FIT Profiler Report" in proc.stdout + proc.stderr
+    assert "run_training_batch" in proc.stdout + proc.stderr
