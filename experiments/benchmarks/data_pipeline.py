@@ -14,15 +14,14 @@ Three tables from one run:
 
 from __future__ import annotations
 
-import argparse
 import functools
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import benchmark_parser
 from hydra import compose, initialize_config_module
 
 from seqlab.builders import build_datamodule
@@ -51,7 +50,7 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def start_table(data_dir: str, datasets: list[str]) -> None:
+def start_table(data_dir: Path, datasets: list[str]) -> None:
     print(f"{'dataset':18s} {'tokens':>10s} {'first s':>9s} {'cached s':>9s} {'speedup':>8s} "
           f"{'tok/s first':>12s}")  # fmt: skip
     for name in datasets:
@@ -71,12 +70,12 @@ def start_table(data_dir: str, datasets: list[str]) -> None:
               f"{tokens / first:>12,.0f}")  # fmt: skip
 
 
-def tokenizer_table(data_dir: str, quick: bool) -> None:
+def tokenizer_table(data_dir: Path, quick: bool) -> None:
     print(f"\n{'tokenizer':22s} {'tokens':>10s} {'clean s':>8s} {'fit s':>7s} {'encode s':>9s} "
           f"{'encode tok/s':>13s} {'all tok/s':>10s}")  # fmt: skip
     for label, (data, overrides) in TOKENIZERS.items():
         cfg = compose("train", [f"data={data}", *overrides, "paths.output_dir=x"])
-        train = load_splits(cfg.data, Path(data_dir))["train"]
+        train = load_splits(cfg.data, data_dir)["train"]
         if isinstance(train, str):  # a text stream: encoded line by line, as the cache does
             texts = train.splitlines(keepends=True)
         else:
@@ -111,7 +110,7 @@ def padding(batches) -> tuple[float, float, float, int]:
     return overall, frac["src"], frac["tgt"], count
 
 
-def padding_table(data_dir: str, cache_dir: str) -> None:
+def padding_table(data_dir: Path, cache_dir: str) -> None:
     cfg = compose("train", ["experiment=multi30k_transformer", f"paths.data_dir={data_dir}",
                             f"paths.cache_dir={cache_dir}", "paths.output_dir=x"])  # fmt: skip
     datamodule = build_datamodule(cfg)
@@ -141,12 +140,7 @@ def padding_table(data_dir: str, cache_dir: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = os.environ.get(
-        "SEQLAB_DATA_DIR", str(Path(__file__).resolve().parents[3] / "shared/data")
-    )
-    parser.add_argument("--data-dir", default=default)
-    parser.add_argument("--quick", action="store_true", help="smoke test: two datasets, 10%% text")
+    parser = benchmark_parser(__doc__, "two datasets, 10%% text")
     args = parser.parse_args()
     torch.set_num_threads(1)
     datasets = ["scan", "multi30k"] if args.quick else list(DATASETS)

@@ -13,14 +13,13 @@ so both see the same batches and the same machine load. Attention-weight dropout
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
@@ -29,7 +28,6 @@ from seqlab.host_memory import keep_freed_memory
 from seqlab.lit.optim import build_optimizer
 from seqlab.models.utils import Dropout
 
-HERE = Path(__file__).resolve().parent
 WARMUP = 4
 IMPLEMENTATIONS = {"nn.Dropout (bernoulli_)": torch.nn.Dropout.forward, "seqlab": Dropout.forward}
 
@@ -63,13 +61,10 @@ def step_times(cfg, steps: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "a few steps")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--experiments", nargs="+",
                         default=["multi30k_transformer", "multi30k_gru_attention"])  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="smoke test: a few steps")
-    default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("overrides", nargs="*", help="seqlab-train overrides")
     args = parser.parse_args()
     steps = 3 if args.quick else args.steps

@@ -25,12 +25,11 @@ model almost never emits <eos>, so every hypothesis runs to its full length budg
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
 
 import torch
+from common import benchmark_parser
 from omegaconf import OmegaConf
 
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, fit_tokenizer
@@ -185,15 +184,12 @@ def beam_rows(data_dir: Path, sentences: int, batch_size: int) -> list[tuple[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = os.environ.get("SEQLAB_DATA_DIR", "../shared/data")
-    parser.add_argument("--data-dir", type=Path, default=Path(default_data))
+    parser = benchmark_parser(__doc__, "batch 1, 100 sentences")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per beam batch")
     parser.add_argument("--full", action="store_true", help="run the batch-64 recompute loops")
     parser.add_argument("--rounds", type=int, default=2, help="alternations, cat vs preallocated")
-    parser.add_argument("--quick", action="store_true", help="smoke test: batch 1, 100 sentences")
     args = parser.parse_args()
     if args.quick:
         args.sentences, args.batch_size = 100, 50

@@ -17,7 +17,6 @@ minor page faults per step, peak RSS, and the step-time ratio of each pair.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+from common import benchmark_parser
 
 HERE = Path(__file__).resolve().parent
 SKIP = 5  # first steps left out (allocator and autotuning warm-up)
@@ -72,14 +72,11 @@ def run(experiment: str, mapped: bool, args, env: dict, tmp: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "one short pair")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=4, help="A/B pairs per experiment")
     parser.add_argument("--experiments", nargs="+",
                         default=["multi30k_transformer", "multi30k_gru_attention"])  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="smoke test: one short pair")
-    default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("overrides", nargs="*", help="seqlab-train overrides for every run")
     args = parser.parse_args()
     if args.quick:
@@ -88,7 +85,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "SEQLAB_DATA_DIR": args.data_dir, "SEQLAB_LOG_DIR": str(tmp / "out"),
+        env = {**os.environ, "SEQLAB_DATA_DIR": str(args.data_dir), "SEQLAB_LOG_DIR": str(tmp / "out"),
                "PYTHONPATH": path}  # fmt: skip
         print(f"load average {os.getloadavg()[0]:.1f}; {args.steps} steps a run; "
               f"overrides: {' '.join(args.overrides)}")  # fmt: skip

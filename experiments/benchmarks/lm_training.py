@@ -44,7 +44,6 @@ is an fp32 (n×n)@(n×n) matmul measured here with the same threads.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -62,6 +61,7 @@ from pathlib import Path
 import lightning as L
 import torch
 import torch.nn.functional as F
+from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -387,7 +387,7 @@ def row(name: str, seconds: float, tokens: int, flops: float, peak: float, ratio
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "a few short steps")
     parser.add_argument("--steps", type=int, default=200, help="steps per round and loop")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (nanoGPT alternates)")
     parser.add_argument("--nanogpt", type=Path, help="a nanoGPT checkout to compare against")
@@ -396,9 +396,6 @@ def main() -> None:
                         help=f"also seqlab with model.compile=VALUE (default {COMPILE})")  # fmt: skip
     parser.add_argument("--bf16", action="store_true", help="also seqlab with bfloat16 matmuls")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--quick", action="store_true", help="smoke test: a few short steps")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "SEQLAB_DATA_DIR", HERE.parents[2] / "shared" / "data")))  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="seqlab-train overrides for every seqlab run")
     args = parser.parse_args()
     args.data_dir = args.data_dir.resolve()  # the nanoGPT thread changes the working directory

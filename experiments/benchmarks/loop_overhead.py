@@ -16,15 +16,14 @@ Between processes this machine's step times vary by more than the difference mea
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import lightning as L
 import torch
+from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from lightning.pytorch.profilers import PassThroughProfiler
@@ -33,7 +32,6 @@ from seqlab.builders import build_datamodule, build_module, build_net, instantia
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.profiler import NoProfiler
 
-HERE = Path(__file__).resolve().parent
 WARMUP = 20
 MODELS = {
     "baby GPT": [],
@@ -83,12 +81,9 @@ def alternated_steps(cfg, steps: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "a few steps")
     parser.add_argument("--steps", type=int, default=1000, help="steps under each setting")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--quick", action="store_true", help="smoke test: a few steps")
-    default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
-    parser.add_argument("--data-dir", default=default)
     parser.add_argument("overrides", nargs="*", help="seqlab-train overrides")
     args = parser.parse_args()
     steps = 10 if args.quick else args.steps

@@ -15,17 +15,16 @@ in lm_training.py, so their ratio holds on a busy machine. The other rows run on
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
 import statistics
 import tempfile
 import threading
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from lm_training import WARMUP, Baton, StepHook, Turns
@@ -36,7 +35,6 @@ from seqlab.data.tokenizers import PAD_ID
 from seqlab.lit.optim import build_optimizer
 from seqlab.planning.hardware import measure_peak_flops
 
-HERE = Path(__file__).resolve().parent
 MODELS = {  # row → overrides
     "GRU + Bahdanau, tiny": ["experiment=multi30k_gru_attention", "size=tiny"],
     "GRU + Bahdanau, small": ["experiment=multi30k_gru_attention", "size=small"],
@@ -153,16 +151,13 @@ def summarize(res: dict, peak: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "a few steps")
     parser.add_argument("--steps", type=int, default=60, help="training steps per model")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--quick", action="store_true", help="smoke test: a few steps")
-    parser.add_argument("--data-dir", default=os.environ.get(
-        "SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared" / "data")))  # fmt: skip
     args = parser.parse_args()
     steps = 10 if args.quick else args.steps
     torch.set_num_threads(args.threads)
-    os.environ["SEQLAB_DATA_DIR"] = args.data_dir
+    os.environ["SEQLAB_DATA_DIR"] = str(args.data_dir)
     results = {}
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -11,7 +11,6 @@ command runs `--repeats` times, alternating, and the medians are reported with t
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+from common import benchmark_parser
 
 HERE = Path(__file__).resolve().parent
 HELP_COMMANDS = {"seqlab-train": "train", "seqlab-eval": "evaluate", "seqlab-generate": "generate",
@@ -45,17 +45,14 @@ def run(cmd: list[str], env: dict, cwd: str) -> tuple[float, float | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, "one timed run per command")
     parser.add_argument("--repeats", type=int, default=3)
-    default = os.environ.get("SEQLAB_DATA_DIR", str(HERE.parents[2] / "shared/data"))
-    parser.add_argument("--data-dir", default=default)
-    parser.add_argument("--quick", action="store_true", help="one timed run per command")
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
     with tempfile.TemporaryDirectory() as tmp:
         path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "SEQLAB_DATA_DIR": args.data_dir, "SEQLAB_CACHE_DIR": f"{tmp}/cache",
+        env = {**os.environ, "SEQLAB_DATA_DIR": str(args.data_dir), "SEQLAB_CACHE_DIR": f"{tmp}/cache",
                "SEQLAB_LOG_DIR": f"{tmp}/outputs", "PYTHONPATH": path}  # fmt: skip
         first_step = ["+callbacks.first_step._target_=startup.FirstStepStamp", "test=false"]
         commands = {
