@@ -1,5 +1,6 @@
 """Lightning's per-hook bookkeeping made cheap without changing what the Trainer does."""
 
+import lightning as L
 import pytest
 import torch
 from lightning.pytorch.profilers import PassThroughProfiler, SimpleProfiler
@@ -50,3 +51,23 @@ def test_a_configured_profiler_still_reports(run_cli):
     proc = run_cli("train", *QUICK, "debug=profile", "trainer.limit_train_batches=4", "test=false")
     assert "FIT Profiler Report" in proc.stdout + proc.stderr
     assert "run_training_batch" in proc.stdout + proc.stderr
+
+
+def test_benchmarks_build_the_run_trainer_minus_named_callbacks_plus_their_own(tmp_path):
+    from hydra import compose, initialize_config_module
+    from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+
+    from seqlab.builders import build_trainer
+    from seqlab.callbacks import Throughput
+
+    marker = L.Callback()
+    with initialize_config_module("seqlab.conf", version_base="1.3"):
+        cfg = compose("train", [f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"])
+    full = build_trainer(cfg)
+    trimmed = build_trainer(cfg, extra_callbacks=(marker,), without=("model_checkpoint",),
+                            enable_checkpointing=False, enable_progress_bar=False, max_steps=3)  # fmt: skip
+    assert any(isinstance(c, ModelCheckpoint) for c in full.callbacks)
+    assert any(isinstance(c, TQDMProgressBar) for c in full.callbacks)
+    assert not any(isinstance(c, (ModelCheckpoint, TQDMProgressBar)) for c in trimmed.callbacks)
+    assert marker in trimmed.callbacks and any(isinstance(c, Throughput) for c in trimmed.callbacks)
+    assert trimmed.max_steps == 3 and type(trimmed.profiler) is NoProfiler

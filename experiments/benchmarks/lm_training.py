@@ -66,7 +66,7 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from seqlab.builders import build_datamodule, build_module, build_net, instantiate_trainer
+from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
 from seqlab.callbacks import ModelFlops, cpu_flash_attention_pays
 from seqlab.lit.optim import build_optimizer
 from seqlab.planning.hardware import measure_peak_flops
@@ -167,15 +167,9 @@ def seqlab_loop(cfg, steps: int, turns: Turns) -> None:
     datamodule.prepare_data()
     net = build_net(cfg.model, datamodule.tokenizers)
     module = build_module(cfg, datamodule.tokenizer_states(), net)
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     # Every configured callback but checkpointing (no checkpoints are written in timed steps).
-    callbacks = [
-        instantiate(c)
-        for k, c in (cfg.get("callbacks") or {}).items()
-        if c and k != "model_checkpoint"
-    ]
-    trainer = instantiate_trainer(
-        cfg.trainer, max_steps=steps, logger=loggers or False, callbacks=[*callbacks, StepHook(turns)],
+    trainer = build_trainer(
+        cfg, extra_callbacks=(StepHook(turns),), without=("model_checkpoint",), max_steps=steps,
         enable_checkpointing=False, limit_val_batches=0,
     )  # fmt: skip
     turns.begin()

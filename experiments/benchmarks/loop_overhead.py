@@ -11,7 +11,7 @@ batches, model and machine load, and the ratio is the median over pairs of conse
 Between processes this machine's step times vary by more than the difference measured here.
 "width 16" is the same run with a one-layer, width-16 GPT, where the framework's cost dominates.
 
-    python experiments/benchmarks/loop_overhead.py [--steps 2000] [--quick] [seqlab-train overrides ...]
+    python experiments/benchmarks/loop_overhead.py [--steps 1000] [--quick] [seqlab-train overrides ...]
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ import lightning as L
 import torch
 from common import benchmark_parser
 from hydra import compose, initialize_config_module
-from hydra.utils import instantiate
 from lightning.pytorch.profilers import PassThroughProfiler
 
-from seqlab.builders import build_datamodule, build_module, build_net, instantiate_trainer
+from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.profiler import NoProfiler
 
@@ -47,6 +46,7 @@ class Alternate(L.Callback):
         self.times: dict[str, list[float]] = {BASELINE: [], SEQLAB: []}
         self.mode, self.steps, self._last = SEQLAB, 0, None
         self._fast_setattr = SeqlabModule.__setattr__
+        self._profilers = {BASELINE: PassThroughProfiler(), SEQLAB: NoProfiler()}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
@@ -54,8 +54,8 @@ class Alternate(L.Callback):
             self.times[self.mode].append(now - self._last)
         self.steps += 1
         self.mode = BASELINE if self.mode == SEQLAB else SEQLAB
+        trainer.profiler = self._profilers[self.mode]
         baseline = self.mode == BASELINE
-        trainer.profiler = PassThroughProfiler() if baseline else NoProfiler()
         SeqlabModule.__setattr__ = torch.nn.Module.__setattr__ if baseline else self._fast_setattr
         self._last = time.perf_counter()
 
@@ -67,13 +67,10 @@ def alternated_steps(cfg, steps: int) -> dict[str, list[float]]:
     datamodule = build_datamodule(cfg)
     datamodule.prepare_data()
     module = build_module(cfg, datamodule.tokenizer_states(), build_net(cfg.model, datamodule.tokenizers))  # fmt: skip
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    skip = ("model_checkpoint", "progress_bar")
-    callbacks = [instantiate(c) for k, c in cfg.callbacks.items() if c and k not in skip]
     alternate = Alternate()
-    trainer = instantiate_trainer(
-        cfg.trainer, max_steps=WARMUP + 2 * steps + 1, logger=loggers or False,
-        callbacks=[*callbacks, alternate], enable_checkpointing=False, enable_progress_bar=False,
+    trainer = build_trainer(
+        cfg, extra_callbacks=(alternate,), without=("model_checkpoint",),
+        max_steps=WARMUP + 2 * steps + 1, enable_checkpointing=False, enable_progress_bar=False,
         limit_val_batches=0,
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)

@@ -87,15 +87,22 @@ def build_module(
     )
 
 
-def build_trainer(cfg: DictConfig) -> L.Trainer:
+def build_trainer(
+    cfg: DictConfig, extra_callbacks: tuple = (), without: tuple = (), **overrides: Any
+) -> L.Trainer:
+    """The run's trainer with its loggers and configured callbacks (benchmarks: minus the ones
+    named in ``without``, plus ``extra_callbacks``, with Trainer arguments ``overrides``)."""
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    bar = cfg.trainer.get("enable_progress_bar", True)  # false: Lightning refuses a bar callback
+    # enable_progress_bar false: Lightning refuses a bar callback.
+    bar = overrides.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
     callbacks = [
         instantiate(c)
         for name, c in (cfg.get("callbacks") or {}).items()
-        if c and (bar or name != "progress_bar")
+        if c and name not in without and (bar or name != "progress_bar")
     ]
-    return instantiate_trainer(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    return instantiate_trainer(
+        cfg.trainer, logger=loggers or False, callbacks=[*callbacks, *extra_callbacks], **overrides
+    )
 
 
 def instantiate_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
