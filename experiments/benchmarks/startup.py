@@ -3,6 +3,12 @@
 
 Baseline: `python -c "import torch"` started the same way (the floor any PyTorch CLI pays). Each
 command runs `--repeats` times, alternating, and the medians are reported with the ratio to the floor.
+The same run times the third-party imports a training process cannot skip, each on top of torch:
+`torch._dynamo` (Lightning's fabric imports it), torchmetrics (Lightning's version check imports
+it), `scipy.signal` (torchmetrics imports it wherever scipy is installed, as the `sweep` extra's
+optuna 2.x brings it), and Lightning itself, so the first step's time splits into theirs and seqlab's.
+"GC on" is seqlab-train with the garbage collector left on during start-up (before
+`seqlab.cli.end_startup`), the baseline for turning it off until the imports are done.
 
     python experiments/benchmarks/startup.py [--repeats 3] [--data-dir ../shared/data] [--quick]
 
@@ -11,6 +17,7 @@ command runs `--repeats` times, alternating, and the medians are reported with t
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import statistics
@@ -24,6 +31,15 @@ import lightning as L
 from common import benchmark_parser
 
 HERE = Path(__file__).resolve().parent
+IMPORTS = {"torch + torch._dynamo": "import torch, torch._dynamo",
+           "torch + torchmetrics": "import torch, torchmetrics",
+           "torch + scipy.signal": "import torch, scipy.signal",
+           "lightning": "import lightning"}  # fmt: skip
+# seqlab-train as it was before `seqlab.cli.end_startup`: the collector on from the first import.
+GC_ON = (
+    "import gc, runpy, sys; gc.disable = gc.freeze = lambda: None; sys.argv[0] = 'seqlab-train'; "
+    "runpy.run_module('seqlab.train', run_name='__main__')"
+)
 HELP_COMMANDS = {"seqlab-train": "train", "seqlab-eval": "evaluate", "seqlab-generate": "generate",
                  "seqlab-plan": "plan_cli", "seqlab-report": "report"}  # fmt: skip
 
@@ -57,6 +73,8 @@ def main() -> None:
         first_step = ["+callbacks.first_step._target_=startup.FirstStepStamp", "test=false"]
         commands = {
             "import torch (floor)": ([sys.executable, "-c", "import torch"], False),
+            **{f"import {name}": ([sys.executable, "-c", stmt], False) for name, stmt in IMPORTS.items()
+               if "scipy" not in stmt or importlib.util.find_spec("scipy")},
             **{f"{app} --help": ([sys.executable, "-m", f"seqlab.{module}", "--help"], False)
                for app, module in HELP_COMMANDS.items()},
             "seqlab-plan, shakespeare_gpt": (
@@ -65,6 +83,8 @@ def main() -> None:
                 [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", *first_step], True),
             "first step, default (SCAN GRU)": (
                 [sys.executable, "-m", "seqlab.train", *first_step], True),
+            "first step, shakespeare_gpt, GC on": (
+                [sys.executable, "-c", GC_ON, "experiment=shakespeare_gpt", *first_step], True),
         }  # fmt: skip
         for cmd, _ in commands.values():  # warm the data cache and the OS file cache
             run(cmd, env, tmp)
@@ -75,10 +95,15 @@ def main() -> None:
                 results[name].append(step if to_step else total)
     floor = statistics.median(results["import torch (floor)"])
     print(f"load average {os.getloadavg()[0]:.1f}; median of {args.repeats} runs each")
-    print(f"{'command':34s} {'median s':>9s} {'× floor':>8s}")
+    print(f"{'command':38s} {'median s':>9s} {'× floor':>8s}")
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"{name:34s} {median:9.2f} {median / floor:8.1f}")
+        print(f"{name:38s} {median:9.2f} {median / floor:8.1f}")
+    off, on = results["first step, shakespeare_gpt"], results["first step, shakespeare_gpt, GC on"]
+    ratio = statistics.median(a / b for a, b in zip(off, on, strict=True))
+    print(f"first step, shakespeare_gpt × GC on: {ratio:.3f} (median of the per-round ratios)")
+    if importlib.util.find_spec("scipy"):
+        print("scipy is installed: importing Lightning imports scipy.signal (through torchmetrics)")
 
 
 if __name__ == "__main__":

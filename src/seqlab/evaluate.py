@@ -8,7 +8,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.errors import SeqlabError
 from seqlab.runs import RunFolder
 
@@ -35,6 +35,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from seqlab.checkpoints import load_checkpoint, load_weights
     from seqlab.networks import count_parameters
 
+    end_startup()
     if cfg.split not in ("test", "val"):
         raise SeqlabError(f"config key 'split': {cfg.split!r} is not valid; choose test or val")
     quiet(cfg.extras.ignore_warnings)

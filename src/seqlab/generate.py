@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.errors import SeqlabError
 from seqlab.model_card import license_notice
 
@@ -102,6 +102,7 @@ def main_job(cfg: DictConfig) -> None:
     from seqlab.generation.options import DecodingOptions
     from seqlab.generation.text import TextGenerator, load_model
 
+    end_startup()
     quiet(cfg.extras.ignore_warnings)
     options = DecodingOptions.from_config(OmegaConf.to_container(cfg.decoding, resolve=True))
     if cfg.prompt is not None and cfg.input_file is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.planning.report import format_text
 
 # Where the @hydra.main below finds `conf`; seqlab.config (CONF_DIR) would import torch for --help.
@@ -42,7 +42,8 @@ def plan(cfg: DictConfig) -> dict:
     from seqlab.checkpoints import load_checkpoint
     from seqlab.plan import make_plan
 
-    check(cfg)
+    check(cfg)  # imports Lightning: it checks trainer and callback keys against their classes
+    end_startup()
     quiet(cfg.extras.ignore_warnings)
     fixed = load_checkpoint(cfg.ckpt_path)["seqlab"]["tokenizers"] if cfg.ckpt_path else None
     result = make_plan(cfg, fixed)

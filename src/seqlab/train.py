@@ -8,7 +8,7 @@ import time
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.cli import entry_point, quiet, user_errors
+from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.resume import resume_args
 from seqlab.runs import RunFolder, finish_loggers
 
@@ -31,6 +31,7 @@ def train(cfg: DictConfig) -> float | None:
     from seqlab.summary import collect_results, optimized_value, print_summary
     from seqlab.sweeps import relaunch_job_not_sweep
 
+    end_startup()
     validate(cfg)
     quiet(cfg.extras.ignore_warnings)
     if cfg.extras.print_config:
