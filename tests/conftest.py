@@ -35,9 +35,14 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def cli_env(data_root: Path, cache_dir: Path, log_dir: Path) -> dict[str, str]:
-    """Environment for an entry point under test: shared data, shared cache, its own outputs."""
-    return {
+def cli_env(
+    data_root: Path, cache_dir: Path, log_dir: Path, test_callbacks: bool = False
+) -> dict[str, str]:
+    """Environment for an entry point under test: shared data, shared cache, its own outputs.
+
+    `test_callbacks`: `tests/` on PYTHONPATH, so overrides can add `chaos.*` and `probes.*`.
+    """
+    env = {
         **os.environ,
         "SEQLAB_DATA_DIR": str(data_root),
         "SEQLAB_CACHE_DIR": str(cache_dir),
@@ -45,6 +50,10 @@ def cli_env(data_root: Path, cache_dir: Path, log_dir: Path) -> dict[str, str]:
         "WANDB_MODE": "offline",
         "WANDB_SILENT": "true",
     }
+    if test_callbacks:
+        tests = str(Path(__file__).resolve().parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, env.get("PYTHONPATH")]))
+    return env
 
 
 def run_entry(

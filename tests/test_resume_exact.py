@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import errno
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,9 +22,6 @@ from conftest import cli_env, run_entry, run_folders
 from seqlab.data.batching import BucketBatchSampler, RandomWindows
 from seqlab.errors import SeqlabError
 from seqlab.preemption import AtomicCheckpointIO, ExactResume, seed_step
-
-TESTS = Path(__file__).resolve().parent
-
 
 # --- the pieces ----------------------------------------------------------------------------------
 
@@ -110,8 +106,7 @@ def chaos(name: str, target: str, **params) -> list[str]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, data_root, cache_dir):
     tmp = tmp_path_factory.mktemp("resume")
-    env = cli_env(data_root, cache_dir, tmp / "outputs")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env = cli_env(data_root, cache_dir, tmp / "outputs", test_callbacks=True)
     env["OMP_NUM_THREADS"] = "1"
     return tmp, env
 

@@ -2,9 +2,7 @@
 
 import gc
 import json
-import os
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +10,6 @@ import seqlab.cli as cli
 from conftest import cli_env, run_entry
 from seqlab.errors import SeqlabError
 from test_cli_runs import QUICK
-
-TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -73,8 +69,7 @@ def test_a_job_called_from_python_leaves_the_collector_and_the_heap_alone(new_pr
 def test_training_starts_with_start_up_frozen_and_no_full_collection(
     data_root, cache_dir, tmp_path
 ):
-    env = cli_env(data_root, cache_dir, tmp_path / "outputs")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env = cli_env(data_root, cache_dir, tmp_path / "outputs", test_callbacks=True)
     probe = tmp_path / "gc.json"
     args = ["+callbacks.gc_probe._target_=probes.GarbageCollectorProbe",
             f"+callbacks.gc_probe.path={probe}", "test=false"]  # fmt: skip

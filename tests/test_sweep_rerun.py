@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from conftest import cli_env, run_entry
 from seqlab.errors import SeqlabError
 from seqlab.sweeps import earlier_attempt
 
-TESTS = Path(__file__).resolve().parent
 QUICK = ["size=tiny", "loader.batch_size=16", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
          "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "trainer.log_every_n_steps=1",
          "callbacks.progress_bar.refresh_rate=0"]  # fmt: skip
@@ -46,8 +44,7 @@ def test_earlier_attempt_reads_what_the_job_folder_holds(tmp_path):
 
 @pytest.mark.slow
 def test_rerun_skips_finished_jobs_and_resumes_the_interrupted_one(data_root, cache_dir, tmp_path):
-    env = cli_env(data_root, cache_dir, tmp_path / "outputs")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env = cli_env(data_root, cache_dir, tmp_path / "outputs", test_callbacks=True)
     sweep = tmp_path / "outputs" / "sweeps" / "grid"
     # Job 0 finishes; job 1 is stopped by SIGTERM after step 2 of 3, which ends the whole sweep.
     args = ["-m", "+callbacks.kill._target_=chaos.SignalAtStep", "+callbacks.kill.step=100,2",
