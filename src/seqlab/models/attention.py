@@ -50,8 +50,28 @@ class BahdanauAttention(nn.Module):
         Returns:
             context (B, V) and attention weights (B, S).
         """
-        hidden = torch.tanh(proj_keys + self.query_proj(query).unsqueeze(1))
-        scores = self.energy(hidden).squeeze(-1).masked_fill(~mask, float("-inf"))
+        bias = torch.zeros_like(mask, dtype=proj_keys.dtype).masked_fill(~mask, float("-inf"))
+        return self.attend(self.query_proj(query), proj_keys, values, bias)
+
+    def attend(
+        self, proj_query: Tensor, proj_keys: Tensor, values: Tensor, bias: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``forward`` for a query already projected by ``query_proj`` and an additive mask.
+
+        Recurrent decoders call this once per step: they fold the query projection into the
+        matmul their cell already does on the same state, and build the mask once per source.
+
+        Args:
+            proj_query: (B, attention_size).
+            proj_keys: (B, S, attention_size).
+            values: (B, S, V).
+            bias: (B, S), 0 where attention is allowed and -inf elsewhere.
+
+        Returns:
+            context (B, V) and attention weights (B, S).
+        """
+        hidden = torch.tanh(proj_keys + proj_query.unsqueeze(1))
+        scores = torch.matmul(hidden, self.energy.weight[0]) + bias
         weights = scores.softmax(dim=-1)
         context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)
         return context, weights

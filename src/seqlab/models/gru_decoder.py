@@ -7,6 +7,7 @@ and is transposed to nn.GRU's (L, B, H) layout only inside a call.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.models.attention import BahdanauAttention, LuongAttention
@@ -145,13 +146,37 @@ class PlainGRUDecoder(GRUDecoder):
         return logits, {**state, "hidden": hidden.transpose(0, 1)}
 
 
+def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """One GRU cell update from its input and hidden projections, as ``nn.GRUCell`` computes it.
+
+    Args:
+        gi: (B, 3H) ``W_ih x + b_ih``, gates in PyTorch's order (reset, update, new).
+        gh: (B, 3H) ``W_hh h + b_hh``.
+        h: (B, H) previous state.
+
+    Returns:
+        (B, H) new state ``(1 - z) * n + z * h``.
+    """
+    size = h.size(-1)
+    # split / chunk rather than slicing: their backward is one concatenation, where every
+    # slice's backward fills a zero tensor of the whole input.
+    gi_rz, gi_n = gi.split([2 * size, size], dim=1)
+    gh_rz, gh_n = gh.split([2 * size, size], dim=1)
+    reset, update = torch.sigmoid(gi_rz + gh_rz).chunk(2, dim=1)
+    return torch.lerp(torch.tanh(gi_n + reset * gh_n), h, update)
+
+
 class BahdanauGRUDecoder(GRUDecoder):
     """Additive attention (Bahdanau et al., 2015).
 
     The query is the previous top-layer state; the context joins the embedding as GRU input, and
     the output layer reads ``tanh(W [h_t; y_{t-1}; c_t])``. The context depends on the previous
-    state, so this needs a time-step loop; it uses GRUCells, which are cheaper per step than
-    nn.GRU, and leaves the output layers until after the loop when the target is gold.
+    state, so this needs a time-step loop. The loop does as few small operations as it can, since
+    their count, not their arithmetic, sets the step time of a model this size
+    (``experiments/benchmarks/seq2seq_training.py``): the cells' weights are ``nn.GRUCell``'s, but
+    the embedding's share of the first cell's input projection runs once for the whole target,
+    the attention query is projected in the same matmul as the top cell's hidden projection, and
+    the output layers wait until after the loop when the target is gold.
     """
 
     def __init__(
@@ -164,51 +189,71 @@ class BahdanauGRUDecoder(GRUDecoder):
         pad_id: int,
     ) -> None:
         super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
+        self.embed_dim = embed_dim
         self.attention = BahdanauAttention(hidden_size, hidden_size, hidden_size)
         sizes = [embed_dim + hidden_size] + [hidden_size] * (num_layers - 1)
         self.cells = nn.ModuleList(nn.GRUCell(size, hidden_size) for size in sizes)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H), ``mask`` (B, S)."""
+        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H) and ``bias``
+        (B, S), the additive attention mask (0 or -inf)."""
+        mask = attention_mask(enc["src_mask"])
+        memory = enc["memory"]
         return {
             "hidden": enc["hidden"],
-            "memory": enc["memory"],
-            "keys": self.attention.project_keys(enc["memory"]),
-            "mask": attention_mask(enc["src_mask"]),
+            "memory": memory,
+            "keys": self.attention.project_keys(memory),
+            "bias": torch.zeros_like(mask, dtype=memory.dtype).masked_fill(~mask, float("-inf")),
         }
 
-    def _recur(
-        self, emb: Tensor, hidden: list[Tensor], state: dict[str, Tensor]
-    ) -> tuple[list[Tensor], Tensor]:
-        """Attends, then advances every layer: returns new per-layer (B, H) states, context (B, H)."""
-        context, _ = self.attention(hidden[-1], state["keys"], state["memory"], state["mask"])
-        x = torch.cat([emb, context], dim=-1)
-        new_hidden = []
-        for layer, cell in enumerate(self.cells):
-            if layer > 0:
-                x = self.dropout(x)
-            x = cell(x, hidden[layer])
-            new_hidden.append(x)
-        return new_hidden, context
+    def _recurrence(self, emb: Tensor, hidden: Tensor, state: dict[str, Tensor]):
+        """Runs the cells over emb (B, T, E) from ``hidden`` (B, L, H).
+
+        Returns:
+            top-layer states (B, T, H), contexts (B, T, H) and the final ``hidden`` (B, L, H).
+        """
+        first, top = self.cells[0], self.cells[-1]
+        # W_ih [y; c] = W_e y + W_c c: the embedding's share for every position at once.
+        gi_emb = F.linear(emb, first.weight_ih[:, : self.embed_dim], first.bias_ih)
+        w_ctx = first.weight_ih[:, self.embed_dim :]
+        # The top cell's hidden projection and the attention query read the same state.
+        w_top = torch.cat([top.weight_hh, self.attention.query_proj.weight])
+        attention_size = self.attention.query_proj.out_features
+        b_top = torch.cat([top.bias_hh, top.bias_hh.new_zeros(attention_size)])
+        split = [3 * top.hidden_size, attention_size]
+        states = list(hidden.unbind(1))
+        tops, contexts = [], []
+        # One unbind, not a slice per step: each slice's backward would fill a whole (B, T, 3H)
+        # gradient with zeros.
+        for gi_t in gi_emb.unbind(1):
+            gh_top, query = torch.addmm(b_top, states[-1], w_top.t()).split(split, dim=1)
+            context, _ = self.attention.attend(query, state["keys"], state["memory"], state["bias"])
+            x = torch.addmm(gi_t, context, w_ctx.t())
+            for layer, cell in enumerate(self.cells):
+                if layer > 0:
+                    x = F.linear(self.dropout(x), cell.weight_ih, cell.bias_ih)
+                if cell is top:
+                    gh = gh_top
+                else:
+                    gh = F.linear(states[layer], cell.weight_hh, cell.bias_hh)
+                x = states[layer] = gru_update(x, gh, states[layer])
+            tops.append(x)
+            contexts.append(context)
+        return torch.stack(tops, dim=1), torch.stack(contexts, dim=1), torch.stack(states, dim=1)
 
     def _readout(self, hidden: Tensor, emb: Tensor, context: Tensor) -> Tensor:
         return torch.tanh(self.readout(torch.cat([hidden, emb, context], dim=-1)))
 
     def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
-        hidden = list(state["hidden"].unbind(1))
-        tops, contexts = [], []
-        for t in range(emb.size(1)):
-            hidden, context = self._recur(emb[:, t], hidden, state)
-            tops.append(hidden[-1])
-            contexts.append(context)
-        readout = self._readout(torch.stack(tops, dim=1), emb, torch.stack(contexts, dim=1))
-        return self._logits(readout)
+        tops, contexts, _ = self._recurrence(emb, state["hidden"], state)
+        return self._logits(self._readout(tops, emb, contexts))
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        hidden, context = self._recur(emb, list(state["hidden"].unbind(1)), state)
-        logits = self._logits(self._readout(hidden[-1], emb, context))
-        return logits, {**state, "hidden": torch.stack(hidden, dim=1)}
+        emb = emb.unsqueeze(1)
+        tops, contexts, hidden = self._recurrence(emb, state["hidden"], state)
+        logits = self._logits(self._readout(tops, emb, contexts)).squeeze(1)
+        return logits, {**state, "hidden": hidden}
 
 
 class LuongGRUDecoder(GRUDecoder):

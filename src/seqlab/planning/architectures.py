@@ -130,6 +130,22 @@ def _gru_encoder(a: dict, s: Shapes) -> Cost:
     return cost + linear(b * layers, dirs * h, h) + Cost(saved=b * layers * h)  # tanh bridge
 
 
+def _bahdanau_step(b: int, src: int, h: int, layers: int, p: float) -> Cost:
+    """One position of ``BahdanauGRUDecoder._recurrence`` (attention size = hidden size)."""
+    # The top state through the stacked gate + query weights; the gates keep its output.
+    cost = linear(b, h, 4 * h, saves_input=False) + Cost(saved=4.0 * b * h)
+    # tanh energies (kept), scores, softmax (kept), context; then the context's share of the
+    # first cell (keeps the context).
+    cost += Cost(4.0 * b * src * h, b * src * h + b * src) + linear(b, h, 3 * h)
+    # Every cell keeps its previous state, sigmoid(r, z) and tanh(n).
+    cost += layers * Cost(saved=4.0 * b * h)
+    # Cells above the first: dropout, their input projection and, below the top, their hidden
+    # projection (whose output the gates keep).
+    upper = dropout(b * h, p) + linear(b, h, 3 * h, saves_input=p > 0)
+    upper += linear(b, h, 3 * h, saves_input=False) + Cost(saved=3.0 * b * h)
+    return cost + (layers - 1) * upper
+
+
 def gru_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
     """GRU encoder and a decoder without, with Bahdanau or with Luong attention.
 
@@ -143,10 +159,11 @@ def gru_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
     readout = linear(n, 2 * h + e, h) + Cost(saved=n * h)  # tanh([h; y; c])
     if kind == "none":  # the GRU reads [y; c] at every position
         decoder = _gru_stack(n, e + h, h, layers, p) + readout
-    elif kind == "bahdanau":  # a step loop: query projection, tanh energies, softmax, context
-        step = linear(b, h, h, saves_input=False) + Cost(saved=b * src * h)
-        step += linear(b * src, h, 1, saves_input=False) + Cost(2.0 * b * src * h, b * src)
-        decoder = linear(b * src, h, h) + t * step + _gru_stack(n, e + h, h, layers, p) + readout
+    elif kind == "bahdanau":  # BahdanauGRUDecoder's step loop, once per target position
+        # Keys once per source, the embedding's share of the first cell once per target, and the
+        # top cell's hidden weights stacked with the query projection (kept once).
+        decoder = linear(b * src, h, h) + linear(n, e, 3 * h) + Cost(saved=4 * h * h)
+        decoder += t * _bahdanau_step(b, src, h, layers, p) + readout
     elif kind == "luong":  # GRU first, then batched scores and context, then combine
         decoder = _gru_stack(n, e, h, layers, p) + linear(b * src, h, h)
         decoder += Cost(4.0 * b * t * src * h, n * h + b * src * h + b * t * src)
