@@ -246,6 +246,16 @@ def test_steps_follow_lightning_limits():
     assert _steps({"max_epochs": 2}, None) == (None, None)
 
 
+def test_steps_of_debug_runs():
+    """debug=fast and debug=overfit plan the steps Lightning will run, not the full run's."""
+    full = {"max_epochs": 20, "max_steps": -1, "limit_train_batches": None}
+    assert _steps({**full, "fast_dev_run": True}, 249) == (1, 1)
+    assert _steps({**full, "fast_dev_run": 3}, 249) == (3, 3)
+    assert _steps({**full, "fast_dev_run": 4, "accumulate_grad_batches": 2}, 249) == (2, 2)
+    assert _steps({**full, "overfit_batches": 2}, 249) == (2, 40)
+    assert _steps({**full, "overfit_batches": 0.1}, 250) == (25, 500)
+
+
 def test_peak_flops_is_measured_once_and_cached(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(

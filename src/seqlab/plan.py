@@ -27,6 +27,7 @@ from seqlab.planning.settings import PlanSettings
 TRAINER_KEYS = (
     *("accelerator", "devices", "num_nodes", "strategy", "precision"),
     *("max_steps", "max_epochs", "limit_train_batches", "accumulate_grad_batches"),
+    *("fast_dev_run", "overfit_batches"),
 )
 
 
@@ -52,10 +53,16 @@ def _steps(trainer: dict, per_epoch: int | None) -> tuple[int | None, int | None
     """(optimizer steps per epoch, steps the run will take), as Lightning counts them."""
     accumulate = int(trainer.get("accumulate_grad_batches") or 1)
     limit = trainer.get("limit_train_batches")
+    max_steps, max_epochs = trainer.get("max_steps", -1), trainer.get("max_epochs")
+    if trainer.get("overfit_batches"):  # Lightning trains on that many (or that share of) batches
+        limit = trainer["overfit_batches"]
+    fast = trainer.get("fast_dev_run")
+    if fast:  # Lightning: n batches (true = 1) of every split, one epoch
+        limit = max_steps = 1 if fast is True else int(fast)
+        max_epochs = 1
     if per_epoch is not None and limit is not None:
         per_epoch = min(per_epoch, int(limit)) if isinstance(limit, int) else int(per_epoch * limit)
     per_epoch = math.ceil(per_epoch / accumulate) if per_epoch is not None else None
-    max_steps, max_epochs = trainer.get("max_steps", -1), trainer.get("max_epochs")
     if max_epochs is None and max_steps in (None, -1):
         max_epochs = 1000  # Lightning's default when neither limit is set
     by_steps = max_steps if max_steps not in (None, -1) else math.inf
