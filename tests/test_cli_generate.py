@@ -137,3 +137,60 @@ def test_interactive_prompt_when_stdin_is_a_terminal(workdir, scan_ckpt) -> None
     assert "type an input" in err
     answers = [line for line in out.split("> ") if line.strip()]
     assert len(answers) == 1 and answers[0].endswith("\n")
+
+
+def test_unknown_words_are_named_once_per_input(generate, scan_ckpt, workdir) -> None:
+    tmp, _ = workdir
+    args = (f"ckpt_path={scan_ckpt}", "decoding.max_len_a=3")
+    proc = generate(*args, "prompt=jump twice quickly quickly")
+    [line] = proc.stderr.strip().splitlines()
+    assert line == "seqlab: warning: input 1: 'quickly' not in the model's vocabulary; read as <unk>"
+    (tmp / "unknown.txt").write_text("walk left\nrun very fast\nlook\n")
+    proc = generate(*args, "input_file=unknown.txt", f"output_file={tmp / 'unknown.out'}")
+    warnings = [w for w in proc.stderr.splitlines() if "warning" in w]
+    assert warnings == [
+        "seqlab: warning: input 2: 'very', 'fast' not in the model's vocabulary; read as <unk>"
+    ]
+
+
+def _read_until(fd: int, needle: bytes, timeout: float = 300.0) -> bytes:
+    import select
+    import time
+
+    seen, end = b"", time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < end:
+        if select.select([fd], [], [], 1.0)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the program closed the terminal
+                break
+    return seen
+
+
+def test_interactive_prompt_edits_lines_and_keeps_history(generate, workdir, scan_ckpt) -> None:
+    """On a real terminal: Ctrl-A moves to the start of the line, the up arrow recalls the last
+    input, and the inputs outlive the session in history_file."""
+    tmp, env = workdir
+    expected = generate(f"ckpt_path={scan_ckpt}", "decoding.max_len_a=3", "prompt=jump twice")
+    answer = expected.stdout.strip().encode()
+    history = tmp / "history"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqlab.generate", f"ckpt_path={scan_ckpt}", "decoding.max_len_a=3",
+         f"history_file={history}"],
+        cwd=tmp, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        _read_until(master, b"> ")
+        os.write(master, b"ump twice\x01j\r")  # typed without its first letter, then fixed
+        first = _read_until(master, b"> ")
+        os.write(master, b"\x1b[A\r")  # up arrow: the same input again
+        second = _read_until(master, b"> ")
+        os.write(master, b"\x04")
+        proc.wait(timeout=60)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert answer in first and answer in second
+    assert history.read_text().splitlines()[-1] == "jump twice"

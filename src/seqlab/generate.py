@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -58,19 +58,45 @@ def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def interactive(generator: TextGenerator, with_scores: bool) -> None:
+def line_editing(history_file: str | None) -> Callable[[], None]:
+    """Line editing and history for ``input()`` (readline), history read from ``history_file``;
+    returns the function that writes it back."""
+    try:
+        import readline
+    except ImportError:  # a Python built without readline: plain input() still works
+        return lambda: None
+    if not history_file:
+        return lambda: None
+    path = Path(history_file).expanduser()
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            readline.write_history_file(path)
+
+    return save
+
+
+def interactive(generator: TextGenerator, with_scores: bool, history_file: str | None) -> None:
     print("seqlab-generate: type an input and press Enter; Ctrl-D ends.", file=sys.stderr)
-    while True:
-        try:
-            line = input("> ")
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return
-        if line.strip():
+    save_history = line_editing(history_file)
+    try:
+        while True:
             try:
-                write(sys.stdout, generator([line])[0], with_scores, one_line=False)
-            except SeqlabError as e:  # a bad input should not end the session
-                print(f"seqlab: error: {e}", file=sys.stderr)
+                line = input("> ")
+            except (EOFError, KeyboardInterrupt):
+                print(file=sys.stderr)
+                return
+            if line.strip():
+                try:
+                    write(sys.stdout, generator([line])[0], with_scores, one_line=False)
+                except SeqlabError as e:  # a bad input should not end the session
+                    print(f"seqlab: error: {e}", file=sys.stderr)
+    finally:
+        save_history()
 
 
 def batch_mode(generator: TextGenerator, cfg: DictConfig, with_scores: bool) -> None:
@@ -129,7 +155,7 @@ def main_job(cfg: DictConfig) -> None:
     elif cfg.input_file is not None or not sys.stdin.isatty():
         batch_mode(generator, cfg, with_scores)
     else:
-        interactive(generator, with_scores)
+        interactive(generator, with_scores, cfg.history_file)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="generate")

@@ -44,6 +44,19 @@ class Tokenizer:
         """Encode many texts at once (parallel in Rust); one int32 array per text, no specials."""
         return [np.asarray(e.ids, dtype=np.int32) for e in self.hf.encode_batch(list(texts))]
 
+    def encode_with_unknowns(
+        self, texts: Sequence[str]
+    ) -> tuple[list[np.ndarray], list[list[str]]]:
+        """``encode_batch``, plus for each text the pieces of it that became <unk> (words or
+        characters outside the vocabulary), in order and without repeats."""
+        encodings = self.hf.encode_batch(list(texts))
+        ids = [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+        unknown = [
+            list(dict.fromkeys(t[a:b] for i, (a, b) in zip(e.ids, e.offsets) if i == UNK_ID))
+            for t, e in zip(texts, encodings, strict=True)
+        ]
+        return ids, unknown
+
     def encode(self, text: str) -> np.ndarray:
         return np.asarray(self.hf.encode(text).ids, dtype=np.int32)
 

@@ -112,7 +112,12 @@ class TextGenerator:
             lowercase=self.cleaning.get("lowercase", False),
         )
         out = []
-        for i, ids in enumerate(self.source.encode_batch(cleaned), start=first + 1):
+        encoded, unknown = self.source.encode_with_unknowns(cleaned)
+        for i, (ids, pieces) in enumerate(zip(encoded, unknown, strict=True), start=first + 1):
+            if pieces:
+                shown = ", ".join(repr(p) for p in pieces[:10])
+                more = f" and {len(pieces) - 10} more" if len(pieces) > 10 else ""
+                self.warn(f"input {i}: {shown}{more} not in the model's vocabulary; read as <unk>")
             if self.seq2seq:
                 ids = np.append(ids, EOS_ID)
             elif self.prefix:
