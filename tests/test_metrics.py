@@ -316,3 +316,32 @@ def test_two_process_sync_equals_one_process(tmp_path):
     expected["signature"] = f"nrefs:var|case:mixed|eff:no|tok:13a|smooth:exp|version:{VERSION}"
     for rank in (0, 1):
         assert json.loads((tmp_path / f"values.{rank}").read_text()) == expected
+
+
+def test_checkpoints_are_picked_on_the_decoded_score_where_validation_decodes():
+    from seqlab.metrics.names import default_monitor, monitor_mode
+
+    translation = {"kind": "seq2seq", "metrics": ["exact_match", "bleu", "chrf"],
+                   "primary_metric": "bleu", "val_generate_limit": 1000}  # fmt: skip
+    assert default_monitor(translation, {}) == "val/bleu"
+    assert default_monitor(translation, {"primary_metric": "exact_match"}) == "val/exact_match"
+    # The data's score only where the task logs it; no decoding at validation: the loss.
+    assert default_monitor(translation, {"primary_metric": "rougeL"}) == "val/bleu"
+    assert default_monitor({**translation, "val_generate_limit": 0}, {}) == "val/loss"
+    summarization = {"kind": "seq2seq", "metrics": ["rouge", "bleu"], "primary_metric": "rougeL"}
+    assert default_monitor(summarization, {}) == "val/rougeL"
+    assert default_monitor({"kind": "lm", "metrics": []}, {"primary_metric": "bleu"}) == "val/loss"
+    assert [monitor_mode(m) for m in ("val/loss", "val/ppl", "val/bleu", "val/qa_f1")] == [
+        "min", "min", "max", "max"]  # fmt: skip
+
+
+def test_task_metric_names_have_one_home():
+    from seqlab import config
+    from seqlab.metrics.names import LOGGED_KEYS, TASK_METRICS
+
+    assert config.TASK_METRICS is TASK_METRICS
+    # Every text metric logs the keys listed for it.
+    for name in TEXT_METRICS:
+        metric = build_text_metrics([name])[name]
+        metric.update(["a b c"], [["a b c"]])
+        assert tuple(metric.compute()) == LOGGED_KEYS[name], name

@@ -17,6 +17,7 @@ from hydra.errors import (
     OverrideParseException,
 )
 
+import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 from seqlab.errors import SeqlabError
 
 HELP_FLAGS = ("--help", "-h", "--hydra-help")

@@ -22,8 +22,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from seqlab.errors import SeqlabError
 from seqlab.generation.options import DecodingOptions
+from seqlab.metrics.names import TASK_METRICS
 from seqlab.planning.settings import PlanSettings
-from seqlab.runs import run_stamp  # noqa: F401  (registers the run_stamp resolver)
+import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
@@ -33,6 +34,7 @@ class Loader:
     batch_size: int = 1
     eval_batch_size: int | None = None
     max_tokens: int | None = None
+    bucket_pool: int | None = None
     num_workers: int = 0
 
 
@@ -99,6 +101,7 @@ class Data:
     license: str | None = None
     url: str | None = None
     commercial_use: bool | None = None
+    primary_metric: str | None = None
     cleaning: Cleaning = dataclasses.field(default_factory=Cleaning)
 
 
@@ -108,6 +111,7 @@ class Task:
     kind: str = ""
     monitor: str = ""
     monitor_mode: str = "min"
+    primary_metric: str | None = None
     block_size: int | None = None
     label_smoothing: float = 0.0
     val_generate_limit: int | None = None
@@ -168,7 +172,6 @@ COMPATIBLE = {
     "seq2seq": (("seq2seq", "lm"), ("pairs",)),
     "denoise": (("seq2seq", "lm"), ("text", "pairs")),
 }
-TASK_METRICS = ("exact_match", "bleu", "chrf", "rouge", "qa_f1", "exact_match_text")
 
 
 def _one_line(e: OmegaConfBaseException) -> str:

@@ -53,12 +53,6 @@ def job_gpu(n_gpus: int) -> int:
     return int(HydraConfig.get().job.num) % int(n_gpus)
 
 
-OmegaConf.register_new_resolver("run_stamp", run_stamp, replace=True)
-OmegaConf.register_new_resolver("job_gpu", job_gpu, replace=True)
-OmegaConf.register_new_resolver("run_id", run_id_for, replace=True)
-OmegaConf.register_new_resolver("sweep_id", sweep_id, replace=True)
-
-
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
         out = subprocess.run(

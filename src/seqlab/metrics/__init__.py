@@ -6,11 +6,30 @@
   F1 and normalised exact match on decoded text, with several references per example.
 """
 
-from seqlab.metrics.base import TextMetric
-from seqlab.metrics.groups import GroupedAccuracy
-from seqlab.metrics.ids import ExactMatch, exact_match_rows
-from seqlab.metrics.sacre import default_bleu_tokenizer, resolve_bleu_tokenizer
-from seqlab.metrics.text import TEXT_METRICS, build_text_metrics, metric_signatures
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Loaded on first use, so that `seqlab.metrics.names` is importable without torch.
+_HOMES = {
+    "TextMetric": "base",
+    "GroupedAccuracy": "groups",
+    "ExactMatch": "ids",
+    "exact_match_rows": "ids",
+    "default_bleu_tokenizer": "sacre",
+    "resolve_bleu_tokenizer": "sacre",
+    "TEXT_METRICS": "text",
+    "build_text_metrics": "text",
+    "metric_signatures": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'seqlab.metrics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"seqlab.metrics.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "TEXT_METRICS",

@@ -1,0 +1,33 @@
+"""The OmegaConf resolvers conf/ uses, registered on import (every entry point imports this).
+
+Run folders and ids come from ``seqlab.runs``; the checkpoint monitor from ``seqlab.metrics.names``.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab.metrics.names import default_monitor, monitor_mode
+from seqlab.runs import job_gpu, run_id_for, run_stamp, sweep_id
+
+
+def task_monitor(*, _root_: DictConfig) -> str:
+    """``${task_monitor:}``: the key that picks the best checkpoint (see ``default_monitor``)."""
+    return default_monitor(_root_.task, _root_.get("data") or {})
+
+
+def optuna_direction(mode: str) -> str:
+    """``${optuna_direction:${task.monitor_mode}}``: Optuna's word for a monitor mode."""
+    return "minimize" if mode == "min" else "maximize"
+
+
+for _name, _resolver in {
+    "run_stamp": run_stamp,
+    "job_gpu": job_gpu,
+    "run_id": run_id_for,
+    "sweep_id": sweep_id,
+    "task_monitor": task_monitor,
+    "monitor_mode": monitor_mode,
+    "optuna_direction": optuna_direction,
+}.items():
+    OmegaConf.register_new_resolver(_name, _resolver, replace=True)
