@@ -83,3 +83,26 @@ def test_collate_cuts_sources_from_the_chosen_end():
     first = collate_pairs(items, max_src_len=3)["src"][0].tolist()
     last = collate_pairs(items, max_src_len=3, keep_src="last")["src"][0].tolist()
     assert first == [10, 11, 12, EOS_ID] and last == [17, 18, 19, EOS_ID]
+
+
+def test_training_batches_change_company_every_epoch():
+    """The rare shortest examples must not share one batch every epoch (as in a whole-dataset
+    sort, where SCAN's few one- and two-word commands were always trained together)."""
+    rng = np.random.default_rng(0)
+    src = np.concatenate([np.full(10, 1), rng.integers(5, 40, 2000)])
+    tgt = src + 2
+    pooled = BucketBatchSampler(src, tgt, None, 32, shuffle=True, seed=0, pool=8)
+    whole = BucketBatchSampler(src, tgt, None, 32, shuffle=True, seed=0, pool=None)
+
+    def shortest_together(sampler) -> list[bool]:
+        return [
+            any(set(range(10)) <= set(b) for b in sampler._batches(epoch)) for epoch in range(5)
+        ]
+
+    assert shortest_together(whole) == [True] * 5
+    assert not any(shortest_together(pooled))
+    for epoch in range(3):  # still every example once, and little padding
+        batches = pooled._batches(epoch)
+        assert sorted(i for b in batches for i in b) == list(range(len(src)))
+    padded = sum(len(b) * src[b].max() for b in pooled._batches(0))
+    assert padded < 1.15 * src.sum()

@@ -26,8 +26,15 @@ def _rank_world() -> tuple[int, int]:
 class BucketBatchSampler:
     """Groups examples of similar length so padding stays small, under a token budget.
 
-    Each batch holds at most `max_sentences` examples and at most `max_tokens` padded tokens
+    Each batch holds at most ``max_sentences`` examples and at most ``max_tokens`` padded tokens
     (source and target counted separately, the larger of the two decides).
+
+    Training batches (``shuffle``) are cut from pools: every epoch the examples are shuffled, split
+    into pools of ``pool`` batches' worth of examples, and each pool is sorted by length before
+    it is cut. Sorting the whole dataset instead (``pool=None``, fairseq's way) pads least, but
+    puts every example in the same company every epoch: on SCAN the few shortest commands always
+    shared one batch and stayed unlearned (experiments/scan/README.md). Evaluation batches sort
+    the whole split.
     """
 
     def __init__(
@@ -38,22 +45,19 @@ class BucketBatchSampler:
         max_sentences: int,
         shuffle: bool,
         seed: int = 0,
+        pool: int | None = None,
     ):
         self.src_lens, self.tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
         self.max_tokens, self.max_sentences = max_tokens, max_sentences
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.shuffle, self.seed, self.epoch, self.pool = shuffle, seed, 0, pool
         self.skip = 0  # batches already consumed this epoch (set on resume)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _batches(self, epoch: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        n = len(self.src_lens)
-        # Random tie-breaking inside equal lengths keeps batches varied from epoch to epoch.
-        noise = rng.random(n) if self.shuffle else np.arange(n) / max(n, 1)
-        order = np.lexsort((noise, self.tgt_lens, self.src_lens))
-        batches, start = [], 0
+    def _cut(self, order: np.ndarray) -> list[np.ndarray]:
+        """Consecutive batches of ``order`` (sorted by length) under the size limits."""
+        batches, start, n = [], 0, len(order)
         while start < n:
             end = min(start + self.max_sentences, n)
             if self.max_tokens:
@@ -67,7 +71,26 @@ class BucketBatchSampler:
                 end = start + (int(fits[-1]) + 1 if len(fits) else 1)
             batches.append(order[start:end])
             start = end
-        if self.shuffle:
+        return batches
+
+    def _by_length(self, index: np.ndarray) -> np.ndarray:
+        """``index`` sorted by source, then target length; ties keep their order (stable)."""
+        return index[np.lexsort((self.tgt_lens[index], self.src_lens[index]))]
+
+    def _batches(self, epoch: int) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, epoch])
+        n = len(self.src_lens)
+        if not self.shuffle:
+            batches = self._cut(self._by_length(np.arange(n)))
+        else:
+            # Shuffled first, so equal lengths fall in a new order (and pools) every epoch.
+            order = rng.permutation(n)
+            size = n if self.pool is None else self.pool * self.max_sentences
+            batches = [
+                b
+                for start in range(0, n, size)
+                for b in self._cut(self._by_length(order[start : start + size]))
+            ]
             batches = [batches[i] for i in rng.permutation(len(batches))]
         rank, world = _rank_world()
         per_rank = math.ceil(len(batches) / world)

@@ -173,8 +173,9 @@ class Seq2SeqDataModule(_CachedData):
         # Training noise changes every epoch: the sampler tells the dataset which epoch it is.
         sampler_type = EpochTaggedBatchSampler if shuffle and self.noise else BucketBatchSampler
         sampler = sampler_type(
-            ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle, seed=self.seed
-        )
+            ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle,
+            seed=self.seed, pool=cfg.get("bucket_pool"),
+        )  # fmt: skip
         if shuffle:  # training
             sampler.epoch, sampler.skip = self.train_start
         collate = partial(collate_pairs, max_src_len=self.max_src_len, keep_src=self.keep_src)

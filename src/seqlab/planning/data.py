@@ -135,8 +135,9 @@ def pair_batches(
         b = min(batch_size, max(1, max_tokens // (length + 1))) if max_tokens else batch_size
         return Batches(Shapes(b, length, length, float(b * length)), float(b * length), None)
     sampler = BucketBatchSampler(
-        stats.src_lens, stats.tgt_lens, max_tokens, batch_size, shuffle=True, seed=seed
-    )
+        stats.src_lens, stats.tgt_lens, max_tokens, batch_size, shuffle=True, seed=seed,
+        pool=loader.get("bucket_pool"),
+    )  # fmt: skip
     rows = [np.asarray(b) for b in sampler]
     src = [stats.src_lens[r] + 1 for r in rows]
     tgt = [stats.tgt_lens[r] + 1 for r in rows]
