@@ -13,7 +13,7 @@ setup:  ## create .venv; torch first (CPU wheel 2.13.0), then seqlab with dev ex
 	$(BIN)/pip install -e '.[dev]'
 
 train:  ## the default experiment: GRU + attention on SCAN (generated; no data files needed)
-	$(BIN)/seqlab-train $(ARGS)
+	$(BIN)/seqlab-train experiment=scan_gru_attention $(ARGS)
 
 sweep:  ## a multirun, e.g. make sweep ARGS="model=gru_seq2seq,transformer_seq2seq size=tiny,small"
 	$(BIN)/seqlab-train -m $(ARGS)
