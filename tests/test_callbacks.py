@@ -14,7 +14,7 @@ from seqlab.errors import SeqlabError
 from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.optim import build_optimizer, cosine_schedule
 from seqlab.loggers import CSVLogger
-from seqlab.models import GPT, GRUSeq2Seq, TransformerSeq2Seq
+from seqlab.models import GPT, RNNSeq2Seq, TransformerSeq2Seq
 from seqlab.summary import collect_results
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -46,7 +46,7 @@ def test_encoder_decoder_counts_each_side_on_its_own_tokens():
 
 
 def test_gru_flops_are_parameter_based():
-    net = GRUSeq2Seq(40, 50, embed_dim=16, hidden_size=24)
+    net = RNNSeq2Seq(40, 50, embed_dim=16, hidden_size=24)
     flops = ModelFlops.of(net)
     assert flops.cross_attention == flops.decoder_attention == 0
     assert flops.step(10, 0, 5, 0) == 6 * flops.encoder * 10

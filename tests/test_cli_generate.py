@@ -144,7 +144,9 @@ def test_unknown_words_are_named_once_per_input(generate, scan_ckpt, workdir) ->
     args = (f"ckpt_path={scan_ckpt}", "decoding.max_len_a=3")
     proc = generate(*args, "prompt=jump twice quickly quickly")
     [line] = proc.stderr.strip().splitlines()
-    assert line == "seqlab: warning: input 1: 'quickly' not in the model's vocabulary; read as <unk>"
+    assert (
+        line == "seqlab: warning: input 1: 'quickly' not in the model's vocabulary; read as <unk>"
+    )
     (tmp / "unknown.txt").write_text("walk left\nrun very fast\nlook\n")
     proc = generate(*args, "input_file=unknown.txt", f"output_file={tmp / 'unknown.out'}")
     warnings = [w for w in proc.stderr.splitlines() if "warning" in w]

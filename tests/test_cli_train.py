@@ -42,7 +42,9 @@ def test_train_then_eval(name, run_cli, tmp_path):
     assert "run folder" in proc.stdout
 
     # SCAN's checkpoints are picked on what it is scored by; language models on their loss.
-    assert results["best"]["monitor"] == ("val/loss" if "shakespeare" in name else "val/exact_match")
+    assert results["best"]["monitor"] == (
+        "val/loss" if "shakespeare" in name else "val/exact_match"
+    )
     best = results["best"]["checkpoint"]
     ckpt = torch.load(best, weights_only=True)
     assert set(ckpt["seqlab"]) >= {"tokenizers", "config"}

@@ -9,7 +9,7 @@ from torch import nn
 
 from seqlab.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
 from seqlab.generation import DecodingOptions, generate
-from seqlab.models import GPT, GRULM, GRUSeq2Seq, TransformerSeq2Seq
+from seqlab.models import GPT, RNNLM, RNNSeq2Seq, TransformerSeq2Seq
 
 SRC_VOCAB, VOCAB = 13, 12
 SEQ2SEQ = ["gru-none", "gru-bahdanau", "gru-luong", "transformer"]
@@ -28,7 +28,7 @@ def build(name: str) -> nn.Module:
     """
     torch.manual_seed(0)
     if name.startswith("gru-") and name != "gru-lm":
-        model = GRUSeq2Seq(SRC_VOCAB, VOCAB, embed_dim=16, hidden_size=16, dropout=0.0,
+        model = RNNSeq2Seq(SRC_VOCAB, VOCAB, embed_dim=16, hidden_size=16, dropout=0.0,
                            attention=name[4:])  # fmt: skip
         head = model.decoder.output
     elif name == "transformer":
@@ -40,7 +40,7 @@ def build(name: str) -> nn.Module:
         model = GPT(VOCAB, block_size=8, n_layer=2, n_head=2, n_embd=16, tie_embeddings=False)
         head = model.lm_head
     else:
-        model = GRULM(VOCAB, embed_dim=16, hidden_size=16, num_layers=2, dropout=0.0)
+        model = RNNLM(VOCAB, embed_dim=16, hidden_size=16, num_layers=2, dropout=0.0)
         head = model.lm_head
 
     def sharpen(module, inputs, out):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import seqlab.models
-from seqlab.models import GPT, GRULM, GRUSeq2Seq, TransformerSeq2Seq
+from seqlab.models import GPT, RNNLM, RNNSeq2Seq, TransformerSeq2Seq
 
 SRC_VOCAB, TGT_VOCAB = 13, 11
 ATTENTIONS = ["none", "bahdanau", "luong"]
@@ -38,9 +38,9 @@ def right_pad(seq: torch.Tensor, length: int, pad_id: int = 0) -> torch.Tensor:
     return F.pad(seq, (0, length - seq.size(1)), value=pad_id)
 
 
-def gru(**kwargs) -> GRUSeq2Seq:
+def gru(**kwargs) -> RNNSeq2Seq:
     sizes = {"embed_dim": 16, "hidden_size": 24, "num_layers": 2, "dropout": 0.0}
-    return GRUSeq2Seq(SRC_VOCAB, TGT_VOCAB, **{**sizes, **kwargs})
+    return RNNSeq2Seq(SRC_VOCAB, TGT_VOCAB, **{**sizes, **kwargs})
 
 
 def transformer(**kwargs) -> TransformerSeq2Seq:
@@ -54,8 +54,8 @@ def gpt(**kwargs) -> GPT:
     return GPT(TGT_VOCAB, **{**sizes, **kwargs})
 
 
-def gru_lm(**kwargs) -> GRULM:
-    return GRULM(TGT_VOCAB, **{"embed_dim": 16, "hidden_size": 24, **kwargs})
+def gru_lm(**kwargs) -> RNNLM:
+    return RNNLM(TGT_VOCAB, **{"embed_dim": 16, "hidden_size": 24, **kwargs})
 
 
 # name -> (factory, keyword arguments); tests may add more keywords.
@@ -67,6 +67,13 @@ SEQ2SEQ = {
     "gru-luong-1layer-unidirectional": (
         gru,
         {"attention": "luong", "num_layers": 1, "bidirectional": False},
+    ),
+    "lstm-none": (gru, {"attention": "none", "cell": "lstm"}),
+    "lstm-bahdanau": (gru, {"attention": "bahdanau", "cell": "lstm"}),
+    "lstm-luong": (gru, {"attention": "luong", "cell": "lstm"}),
+    "lstm-bahdanau-unidirectional": (
+        gru,
+        {"attention": "bahdanau", "bidirectional": False, "cell": "lstm"},
     ),
     "transformer": (transformer, {}),
     "transformer-sinusoidal-tied": (
@@ -80,6 +87,7 @@ LMS = {
     "gpt-untied-nobias": (gpt, {"tie_embeddings": False, "bias": False}),
     "gru-lm": (gru_lm, {}),
     "gru-lm-tied-1layer": (gru_lm, {"embed_dim": 24, "tie_embeddings": True, "num_layers": 1}),
+    "lstm-lm": (gru_lm, {"cell": "lstm"}),
 }
 
 
@@ -293,7 +301,7 @@ def test_invalid_constructor_arguments() -> None:
     with pytest.raises(ValueError, match="teacher_forcing_ratio"):
         gru(attention="luong", teacher_forcing_ratio=1.5)
     with pytest.raises(ValueError, match="tie_embeddings"):
-        GRULM(TGT_VOCAB, embed_dim=16, hidden_size=24, tie_embeddings=True)
+        RNNLM(TGT_VOCAB, embed_dim=16, hidden_size=24, tie_embeddings=True)
     with pytest.raises(ValueError, match="pos_encoding"):
         transformer(pos_encoding="rotary")
     with pytest.raises(ValueError, match="n_heads"):
@@ -376,7 +384,7 @@ def _reverse_task() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize(
     ("make", "lr"),
     [
-        (lambda: GRUSeq2Seq(10, 10, embed_dim=16, hidden_size=32, dropout=0.0), 1e-2),
+        (lambda: RNNSeq2Seq(10, 10, embed_dim=16, hidden_size=32, dropout=0.0), 1e-2),
         (
             lambda: TransformerSeq2Seq(
                 10,
@@ -474,13 +482,13 @@ def test_seq2seq_training_step_packs_with_the_collated_lengths(data_root, tmp_pa
 
     on_cpu = datamodule.transfer_batch_to_device(dict(batch), torch.device("cpu"), 0)
     monkeypatch.setattr(torch.Tensor, "cpu", no_copy)
-    monkeypatch.setattr("seqlab.models.gru_encoder.pack_padded_sequence", pack)
+    monkeypatch.setattr("seqlab.models.rnn_encoder.pack_padded_sequence", pack)
     logits, _ = module._logits(on_cpu)
     assert logits.shape[:2] == batch["tgt"][:, 1:].shape and packs == [True]
 
     # Lightning calls the data module's hook (no warning about the module's) in real training.
     monkeypatch.undo()
-    monkeypatch.setattr("seqlab.models.gru_encoder.pack_padded_sequence", pack)
+    monkeypatch.setattr("seqlab.models.rnn_encoder.pack_padded_sequence", pack)
     packs.clear()
     trainer = L.Trainer(
         accelerator="cpu", max_steps=2, limit_val_batches=0, logger=False,
@@ -535,8 +543,8 @@ def test_models_use_seqlab_dropout():
 
     nets = [
         GPT(vocab_size=11, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.1),
-        GRULM(vocab_size=11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1),
-        GRUSeq2Seq(11, 11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1, pad_id=0),
+        RNNLM(vocab_size=11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1),
+        RNNSeq2Seq(11, 11, embed_dim=8, hidden_size=8, num_layers=1, dropout=0.1, pad_id=0),
         TransformerSeq2Seq(11, 11, d_model=8, n_heads=1, n_encoder_layers=1,
                            n_decoder_layers=1, d_ff=16, dropout=0.1, pad_id=0),
     ]  # fmt: skip
@@ -546,25 +554,30 @@ def test_models_use_seqlab_dropout():
 
 
 def _bahdanau_reference(decoder, emb: torch.Tensor, state: dict) -> torch.Tensor:
-    """The textbook loop over the same weights: nn.GRUCell calls and the attention's forward."""
+    """The textbook loop over the same weights: nn.GRUCell / nn.LSTMCell calls and the
+    attention's forward."""
     hidden = list(state["hidden"].unbind(1))
+    cells = list(state["cell"].unbind(1)) if "cell" in state else None
     mask = state["bias"] == 0
     tops, contexts = [], []
     for t in range(emb.size(1)):
         context, _ = decoder.attention(hidden[-1], state["keys"], state["memory"], mask)
         x = torch.cat([emb[:, t], context], dim=-1)
         for layer, cell in enumerate(decoder.cells):
-            x = hidden[layer] = cell(x, hidden[layer])
+            if cells is None:
+                x = hidden[layer] = cell(x, hidden[layer])
+            else:
+                hidden[layer], cells[layer] = cell(x, (hidden[layer], cells[layer]))
+                x = hidden[layer]
         tops.append(x)
         contexts.append(context)
-    return decoder._logits(
-        decoder._readout(torch.stack(tops, 1), emb, torch.stack(contexts, 1))
-    )
+    return decoder._logits(decoder._readout(torch.stack(tops, 1), emb, torch.stack(contexts, 1)))
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("num_layers", [1, 3])
-def test_fused_bahdanau_loop_matches_grucells(num_layers: int) -> None:
-    model = gru(attention="bahdanau", num_layers=num_layers, dropout=0.0)
+def test_fused_bahdanau_loop_matches_textbook_cells(num_layers: int, cell: str) -> None:
+    model = gru(attention="bahdanau", num_layers=num_layers, dropout=0.0, cell=cell)
     src, tgt = tokens((4, 6), SRC_VOCAB), tokens((4, 5), TGT_VOCAB)
     src[1, 3:] = 0  # a padded source: the additive mask must blank those positions
     decoder = model.decoder
@@ -576,3 +589,17 @@ def test_fused_bahdanau_loop_matches_grucells(num_layers: int) -> None:
     fused.sum().backward()
     for name, p in decoder.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_lstm_cells_and_states() -> None:
+    """cell=lstm builds LSTMs everywhere and carries memory cells through decoding."""
+    model = gru(attention="bahdanau", cell="lstm")
+    assert all(isinstance(c, torch.nn.LSTMCell) for c in model.decoder.cells)
+    assert isinstance(model.encoder.rnn, torch.nn.LSTM)
+    state = model.init_state(model.encode(tokens((3, 5), SRC_VOCAB)))
+    assert state["cell"].shape == state["hidden"].shape == (3, 2, 24)
+    lm = gru_lm(cell="lstm")
+    _, lm_state = lm.prefill(tokens((2, 4), TGT_VOCAB))
+    assert set(lm_state) == {"hidden", "cell"}
+    with pytest.raises(ValueError, match="cell must be one of gru, lstm"):
+        gru(cell="rnn")

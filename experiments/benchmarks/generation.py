@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, fit_tokenizer
 from seqlab.generation import DecodingOptions, generate
-from seqlab.models import GPT, GRUSeq2Seq, TransformerSeq2Seq
+from seqlab.models import GPT, RNNSeq2Seq, TransformerSeq2Seq
 
 CONF = Path(__file__).resolve().parents[2] / "src" / "seqlab" / "conf"
 CONTEXT, NEW_TOKENS, VOCAB = 256, 500, 65
@@ -154,7 +154,7 @@ def beam_rows(data_dir: Path, sentences: int, batch_size: int) -> list[tuple[str
             src_tok.vocab_size, tgt_tok.vocab_size, PAD_ID, tiny.d_model, tiny.n_heads,
             tiny.n_layers, tiny.n_layers, tiny.d_ff, dropout=0.0,
         ),
-        "gru (bahdanau)": GRUSeq2Seq(
+        "gru (bahdanau)": RNNSeq2Seq(
             src_tok.vocab_size, tgt_tok.vocab_size, PAD_ID, tiny.d_model, tiny.d_model,
             tiny.n_layers, dropout=0.0,
         ),

@@ -20,11 +20,11 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 from seqlab.errors import SeqlabError
 from seqlab.generation.options import DecodingOptions
 from seqlab.metrics.names import TASK_METRICS
 from seqlab.planning.settings import PlanSettings
-import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 

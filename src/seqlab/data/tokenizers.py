@@ -52,7 +52,11 @@ class Tokenizer:
         encodings = self.hf.encode_batch(list(texts))
         ids = [np.asarray(e.ids, dtype=np.int32) for e in encodings]
         unknown = [
-            list(dict.fromkeys(t[a:b] for i, (a, b) in zip(e.ids, e.offsets) if i == UNK_ID))
+            list(
+                dict.fromkeys(
+                    t[a:b] for i, (a, b) in zip(e.ids, e.offsets, strict=True) if i == UNK_ID
+                )
+            )
             for t, e in zip(texts, encodings, strict=True)
         ]
         return ids, unknown

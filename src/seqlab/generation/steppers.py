@@ -70,7 +70,7 @@ class Seq2SeqStepper:
     """Encoder once, then the decoder's ``step`` from <bos>.
 
     Args:
-        model: ``GRUSeq2Seq`` / ``TransformerSeq2Seq``.
+        model: ``RNNSeq2Seq`` / ``TransformerSeq2Seq``.
         src: (B, S) source ids, right-padded.
         bos_id: first decoder input.
         max_new_tokens: longest decode, to preallocate the caches for (<bos> and all but the
@@ -129,7 +129,7 @@ class LMStepper:
     """Prefills the prompt in one call, then steps through the model's cache.
 
     Args:
-        model: ``GPT`` / ``GRULM``.
+        model: ``GPT`` / ``RNNLM``.
         prompt: (B, T) prompt ids, T >= 1; prompts in a batch have equal length (the models take
             no padding mask).
         max_new_tokens: longest decode, to preallocate the caches for; None grows them step by

@@ -1,4 +1,5 @@
-"""Pure-PyTorch sequence models: GRU and Transformer seq2seq, GPT and GRU language models.
+"""Pure-PyTorch sequence models: recurrent (GRU/LSTM) and Transformer seq2seq, GPT and recurrent
+language models.
 
 Seq2seq models share an incremental-decoding interface (``encode``, ``init_state``, ``step``,
 ``reorder_state``); language models expose ``init_state(batch_size, device)``, ``prefill``,
@@ -6,8 +7,8 @@ Seq2seq models share an incremental-decoding interface (``encode``, ``init_state
 """
 
 from seqlab.models.gpt import GPT
-from seqlab.models.gru_lm import GRULM
-from seqlab.models.gru_seq2seq import GRUSeq2Seq
+from seqlab.models.rnn_lm import RNNLM
+from seqlab.models.rnn_seq2seq import RNNSeq2Seq
 from seqlab.models.transformer_seq2seq import TransformerSeq2Seq
 
-__all__ = ["GPT", "GRULM", "GRUSeq2Seq", "TransformerSeq2Seq"]
+__all__ = ["GPT", "RNNLM", "RNNSeq2Seq", "TransformerSeq2Seq"]

@@ -20,9 +20,9 @@ from seqlab.planning.costs import (
     Cost,
     attention_core,
     dropout,
-    gru_layer,
     layer_norm,
     linear,
+    rnn_layer,
     total,
 )
 
@@ -104,82 +104,91 @@ def transformer_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -
     return encoder + decoder
 
 
-def _gru_stack(rows: float, n_in: int, hidden: int, layers: int, p: float, dirs: int = 1) -> Cost:
-    """Stacked (bi)GRU; dropout between layers; each layer's input is kept once for all dirs."""
-    cost = gru_layer(rows, n_in, hidden) + (dirs - 1) * gru_layer(rows, n_in, hidden, False)
-    upper = dropout(rows * dirs * hidden, p) + gru_layer(rows, dirs * hidden, hidden)
-    upper += (dirs - 1) * gru_layer(rows, dirs * hidden, hidden, False)
-    return cost + (layers - 1) * upper
+def _rnn_stack(
+    rows: float, n_in: int, hidden: int, layers: int, p: float, cell: str, dirs: int = 1
+) -> Cost:
+    """Stacked (bi)GRU or LSTM; dropout between layers; each layer's input is kept once."""
+    first = rnn_layer(rows, n_in, hidden, cell)
+    first += (dirs - 1) * rnn_layer(rows, n_in, hidden, cell, saves_input=False)
+    upper = dropout(rows * dirs * hidden, p) + rnn_layer(rows, dirs * hidden, hidden, cell)
+    upper += (dirs - 1) * rnn_layer(rows, dirs * hidden, hidden, cell, saves_input=False)
+    return first + (layers - 1) * upper
 
 
-def gru_lm(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
-    """Stacked GRU over (B, T) windows, dropout around it, linear head."""
+def rnn_lm(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
+    """Stacked GRU or LSTM over (B, T) windows, dropout around it, linear head."""
     n, e, h, p = s.batch * s.tgt_len, a["embed_dim"], a["hidden_size"], a["dropout"]
-    rnn = _gru_stack(n, e, h, a["num_layers"], p)
+    rnn = _rnn_stack(n, e, h, a["num_layers"], p, a["cell"])
     return dropout(n * e, p) + rnn + dropout(n * h, p) + _head(n, h, vocab)
 
 
-def _gru_encoder(a: dict, s: Shapes) -> Cost:
-    """Packed (bi)GRU over the real source tokens, direction merge and bridge over padded ones."""
+def _rnn_encoder(a: dict, s: Shapes) -> Cost:
+    """Packed (bi)RNN over the real source tokens, direction merge and bridge over padded ones."""
     b, e, h, layers, p = s.batch, a["embed_dim"], a["hidden_size"], a["num_layers"], a["dropout"]
     dirs = 2 if a["bidirectional"] else 1
     real = s.batch * s.src_len if s.src_tokens is None else s.src_tokens
-    cost = dropout(b * s.src_len * e, p) + _gru_stack(real, e, h, layers, p, dirs)
+    cost = dropout(b * s.src_len * e, p) + _rnn_stack(real, e, h, layers, p, a["cell"], dirs)
     if dirs == 2:
         cost += linear(b * s.src_len, 2 * h, h)  # both directions -> hidden_size
-    return cost + linear(b * layers, dirs * h, h) + Cost(saved=b * layers * h)  # tanh bridge
+    bridges = 2 if a["cell"] == "lstm" else 1  # LSTMs bridge their memory cells too
+    return cost + bridges * (linear(b * layers, dirs * h, h) + Cost(saved=b * layers * h))
 
 
-def _bahdanau_step(b: int, src: int, h: int, layers: int, p: float) -> Cost:
-    """One position of ``BahdanauGRUDecoder._recurrence`` (attention size = hidden size)."""
-    # The top state through the stacked gate + query weights; the gates keep its output.
-    cost = linear(b, h, 4 * h, saves_input=False) + Cost(saved=4.0 * b * h)
+def _bahdanau_step(b: int, src: int, h: int, layers: int, p: float, cell: str) -> Cost:
+    """One position of ``BahdanauDecoder._recurrence`` (attention size = hidden size)."""
+    gates = {"gru": 3, "lstm": 4}[cell]
+    # The top state through the stacked gate + query weights; a GRU's gates keep the output.
+    cost = linear(b, h, (gates + 1) * h, saves_input=False)
+    cost += Cost(saved=4.0 * b * h if cell == "gru" else 0.0)
     # tanh energies (kept), scores, softmax (kept), context; then the context's share of the
     # first cell (keeps the context).
-    cost += Cost(4.0 * b * src * h, b * src * h + b * src) + linear(b, h, 3 * h)
-    # Every cell keeps its previous state, sigmoid(r, z) and tanh(n).
-    cost += layers * Cost(saved=4.0 * b * h)
+    cost += Cost(4.0 * b * src * h, b * src * h + b * src) + linear(b, h, gates * h)
+    # Every cell keeps its previous state and its gate activations: GRU sigmoid(r, z), tanh(n);
+    # LSTM sigmoid(i, f), tanh(g), sigmoid(o), the previous memory cell and tanh of the new one.
+    cost += layers * Cost(saved=(4.0 if cell == "gru" else 7.0) * b * h)
     # Cells above the first: dropout, their input projection and, below the top, their hidden
-    # projection (whose output the gates keep).
-    upper = dropout(b * h, p) + linear(b, h, 3 * h, saves_input=p > 0)
-    upper += linear(b, h, 3 * h, saves_input=False) + Cost(saved=3.0 * b * h)
+    # projection (whose output a GRU's gates keep).
+    upper = dropout(b * h, p) + linear(b, h, gates * h, saves_input=p > 0)
+    upper += linear(b, h, gates * h, saves_input=False)
+    upper += Cost(saved=3.0 * b * h if cell == "gru" else 0.0)
     return cost + (layers - 1) * upper
 
 
-def gru_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
-    """GRU encoder and a decoder without, with Bahdanau or with Luong attention.
+def rnn_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
+    """GRU or LSTM encoder and a decoder without, with Bahdanau or with Luong attention.
 
     With ``attention=none`` the encoder's memory projection runs but feeds nothing, so its
     backward never runs; counting it as trained puts the estimate 2-3 % high.
     """
     b, t, src, n = s.batch, s.tgt_len, s.src_len, s.batch * s.tgt_len
-    e, h, p, layers, kind = (
-        a[k] for k in ("embed_dim", "hidden_size", "dropout", "num_layers", "attention")
+    e, h, p, layers, kind, cell = (
+        a[k] for k in ("embed_dim", "hidden_size", "dropout", "num_layers", "attention", "cell")
     )
+    gates = {"gru": 3, "lstm": 4}[cell]
     readout = linear(n, 2 * h + e, h) + Cost(saved=n * h)  # tanh([h; y; c])
-    if kind == "none":  # the GRU reads [y; c] at every position
-        decoder = _gru_stack(n, e + h, h, layers, p) + readout
-    elif kind == "bahdanau":  # BahdanauGRUDecoder's step loop, once per target position
+    if kind == "none":  # the RNN reads [y; c] at every position
+        decoder = _rnn_stack(n, e + h, h, layers, p, cell) + readout
+    elif kind == "bahdanau":  # BahdanauDecoder's step loop, once per target position
         # Keys once per source, the embedding's share of the first cell once per target, and the
         # top cell's hidden weights stacked with the query projection (kept once).
-        decoder = linear(b * src, h, h) + linear(n, e, 3 * h) + Cost(saved=4 * h * h)
-        decoder += t * _bahdanau_step(b, src, h, layers, p) + readout
-    elif kind == "luong":  # GRU first, then batched scores and context, then combine
-        decoder = _gru_stack(n, e, h, layers, p) + linear(b * src, h, h)
+        decoder = linear(b * src, h, h) + linear(n, e, gates * h) + Cost(saved=(gates + 1) * h * h)
+        decoder += t * _bahdanau_step(b, src, h, layers, p, cell) + readout
+    elif kind == "luong":  # RNN first, then batched scores and context, then combine
+        decoder = _rnn_stack(n, e, h, layers, p, cell) + linear(b * src, h, h)
         decoder += Cost(4.0 * b * t * src * h, n * h + b * src * h + b * t * src)
         decoder += linear(n, 2 * h, h) + Cost(saved=n * h)  # tanh(W [c; h])
     else:
-        raise SeqlabError(f"seqlab-plan has no cost model for GRU attention {kind!r}")
+        raise SeqlabError(f"seqlab-plan has no cost model for RNN attention {kind!r}")
     # Dropout before the output layer; without it the layer reads the (kept) tanh output.
     logits = dropout(n * h, p) + _head(n, h, vocab[1], saves_input=p > 0)
-    return _gru_encoder(a, s) + dropout(n * e, p) + decoder + logits
+    return _rnn_encoder(a, s) + dropout(n * e, p) + decoder + logits
 
 
 MODELS: dict[str, Callable[..., Cost]] = {
     "GPT": gpt,
-    "GRULM": gru_lm,
+    "RNNLM": rnn_lm,
     "TransformerSeq2Seq": transformer_seq2seq,
-    "GRUSeq2Seq": gru_seq2seq,
+    "RNNSeq2Seq": rnn_seq2seq,
 }
 
 

@@ -90,13 +90,17 @@ def attention_core(
     return Cost(flops, saved)
 
 
-def gru_layer(steps_x_batch: float, n_in: int, hidden: int, saves_input: bool = True) -> Cost:
-    """One direction of one GRU layer over ``steps_x_batch`` (position, sequence) pairs.
+def rnn_layer(
+    steps_x_batch: float, n_in: int, hidden: int, cell: str = "gru", saves_input: bool = True
+) -> Cost:
+    """One direction of one GRU or LSTM layer over ``steps_x_batch`` (position, sequence) pairs.
 
-    ATen's CPU GRU projects all inputs at once, then per step projects the previous state and
-    combines the gates, keeping 7 (B, H) tensors per step: the state, its (B, 3H) projection and
-    the r, z, n gates and (h - n).
+    ATen's CPU kernels project all inputs at once, then per step project the previous state and
+    combine the gates, keeping 7 (B, H) tensors per step for a GRU (the state, its (B, 3H)
+    projection, the r, z, n gates and h - n) and 7 for an LSTM (the state, the i, f, g, o gates,
+    the previous memory cell and tanh of the new one).
     """
-    flops = 2.0 * steps_x_batch * (n_in + hidden) * 3 * hidden
+    gates = {"gru": 3, "lstm": 4}[cell]
+    flops = 2.0 * steps_x_batch * (n_in + hidden) * gates * hidden
     saved = (steps_x_batch * n_in if saves_input else 0.0) + 7.0 * steps_x_batch * hidden
     return Cost(flops, saved)

@@ -15,8 +15,8 @@ class PlanSettings:
             "default": 0.3,
             "GPT": 0.4,
             "TransformerSeq2Seq": 0.4,
-            "GRULM": 0.15,
-            "GRUSeq2Seq": 0.15,
+            "RNNLM": 0.15,
+            "RNNSeq2Seq": 0.15,
         }
     )
     prepare_data: bool = False

@@ -1,24 +1,26 @@
-"""Multi-layer GRU language model."""
+"""Multi-layer GRU or LSTM language model."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
+from seqlab.models.rnn_cells import check_cell, from_rnn, recurrent_layers, to_rnn
 from seqlab.models.utils import Dropout, count_parameters, reorder_state
 
 
-class GRULM(nn.Module):
-    """Embedding -> dropout -> GRU -> dropout -> linear LM head.
+class RNNLM(nn.Module):
+    """Embedding -> dropout -> GRU or LSTM -> dropout -> linear LM head.
 
     Args:
         vocab_size: Vocabulary size.
         embed_dim: Embedding size.
-        hidden_size: GRU size.
-        num_layers: Stacked GRU layers.
-        dropout: Dropout on embeddings, between GRU layers and before the head.
+        hidden_size: RNN size.
+        num_layers: Stacked layers.
+        dropout: Dropout on embeddings, between layers and before the head.
         tie_embeddings: Share the embedding with the LM head (Press & Wolf, 2017); needs
             ``embed_dim == hidden_size``, else ValueError (no projection is added).
+        cell: ``gru`` or ``lstm``.
     """
 
     def __init__(
@@ -29,29 +31,26 @@ class GRULM(nn.Module):
         num_layers: int = 2,
         dropout: float = 0.1,
         tie_embeddings: bool = False,
+        cell: str = "gru",
     ) -> None:
         super().__init__()
+        check_cell(cell)
         if tie_embeddings and embed_dim != hidden_size:
             raise ValueError(
                 f"tie_embeddings needs embed_dim == hidden_size, got {embed_dim} and {hidden_size}"
             )
         self.num_layers = num_layers
         self.hidden_size = hidden_size
+        self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.dropout = Dropout(dropout)
-        self.rnn = nn.GRU(
-            embed_dim,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        self.rnn = recurrent_layers(cell, embed_dim, hidden_size, num_layers, dropout)
         self.lm_head = nn.Linear(hidden_size, vocab_size)
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight
 
     def features(self, idx: Tensor) -> Tensor:
-        """idx (B, T) long -> top-layer GRU states (B, T, H)."""
+        """idx (B, T) long -> top-layer RNN states (B, T, H)."""
         outputs, _ = self.rnn(self.dropout(self.embedding(idx)))
         return outputs
 
@@ -62,10 +61,13 @@ class GRULM(nn.Module):
     def init_state(
         self, batch_size: int, device: torch.device | str | None = None
     ) -> dict[str, Tensor]:
-        """Zero state: ``hidden`` (B, num_layers, hidden_size), batch-first for beam search."""
+        """Zero state: ``hidden`` (B, num_layers, hidden_size) (LSTM: and ``cell``), batch-first
+        for beam search."""
         weight = self.lm_head.weight
         shape = (batch_size, self.num_layers, self.hidden_size)
-        return {"hidden": torch.zeros(shape, dtype=weight.dtype, device=device or weight.device)}
+        names = ("hidden", "cell") if self.cell == "lstm" else ("hidden",)
+        device = device or weight.device
+        return {name: torch.zeros(shape, dtype=weight.dtype, device=device) for name in names}
 
     def prefill(
         self, idx: Tensor, state: dict[str, Tensor] | None = None
@@ -81,9 +83,8 @@ class GRULM(nn.Module):
         """
         if state is None:
             state = self.init_state(idx.size(0), idx.device)
-        h0 = state["hidden"].transpose(0, 1).contiguous()
-        outputs, hidden = self.rnn(self.dropout(self.embedding(idx)), h0)
-        return self.lm_head(self.dropout(outputs)), {"hidden": hidden.transpose(0, 1)}
+        outputs, final = self.rnn(self.dropout(self.embedding(idx)), to_rnn(state))
+        return self.lm_head(self.dropout(outputs)), from_rnn(final)
 
     def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """tokens (B,) long -> next-token logits (B, V) and the new state."""

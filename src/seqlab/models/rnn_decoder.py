@@ -1,7 +1,7 @@
-"""GRU decoders: without attention (Cho et al., 2014), Bahdanau (additive), Luong (general).
+"""Recurrent decoders: without attention (Cho et al., 2014), Bahdanau (additive), Luong (general).
 
-Every decoder keeps its decoding state in a dict of batch-first tensors; ``hidden`` is (B, L, H)
-and is transposed to nn.GRU's (L, B, H) layout only inside a call.
+Each runs GRU or LSTM cells and keeps its decoding state in a dict of batch-first tensors
+(``seqlab.models.rnn_cells``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.models.attention import BahdanauAttention, LuongAttention
+from seqlab.models.rnn_cells import (
+    from_rnn,
+    gru_update,
+    lstm_update,
+    recurrent_cell,
+    recurrent_layers,
+    to_rnn,
+)
 from seqlab.models.utils import Dropout, attention_mask
 
 
-class GRUDecoder(nn.Module):
+def _recurrent_state(enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The encoder's bridged ``hidden`` (and LSTM ``cell``) states."""
+    return {k: enc[k] for k in ("hidden", "cell") if k in enc}
+
+
+class RNNDecoder(nn.Module):
     """Shared parts: target embedding, output layer, teacher forcing and scheduled sampling.
 
     Subclasses implement ``init_state``, ``_step`` (one position from an embedded input) and
@@ -23,10 +36,11 @@ class GRUDecoder(nn.Module):
     Args:
         vocab_size: Target vocabulary size.
         embed_dim: Target embedding size.
-        hidden_size: GRU size; encoder memory and bridged states have this size too.
-        num_layers: Stacked GRU layers.
-        dropout: Dropout on embeddings, between GRU layers and before the output layer.
+        hidden_size: RNN size; encoder memory and bridged states have this size too.
+        num_layers: Stacked layers.
+        dropout: Dropout on embeddings, between layers and before the output layer.
         pad_id: Padding token id.
+        cell: ``gru`` or ``lstm``.
     """
 
     def __init__(
@@ -37,14 +51,16 @@ class GRUDecoder(nn.Module):
         num_layers: int,
         dropout: float,
         pad_id: int,
+        cell: str = "gru",
     ) -> None:
         super().__init__()
+        self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.dropout = Dropout(dropout)
         self.output = nn.Linear(hidden_size, vocab_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Builds the decoding state from ``GRUEncoder`` outputs."""
+        """Builds the decoding state from ``RNNEncoder`` outputs."""
         raise NotImplementedError
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -62,7 +78,7 @@ class GRUDecoder(nn.Module):
 
         Args:
             tgt_in: (B, T) long, starting with <bos>.
-            enc: ``GRUEncoder`` outputs.
+            enc: ``RNNEncoder`` outputs.
             teacher_forcing_ratio: Probability of reading the gold token at each step while
                 training; otherwise the previous argmax prediction is read. Ignored in eval mode.
 
@@ -93,17 +109,12 @@ class GRUDecoder(nn.Module):
         return self.output(self.dropout(hidden))
 
 
-def _gru_hidden(state: dict[str, Tensor]) -> Tensor:
-    """State ``hidden`` (B, L, H) -> nn.GRU layout (L, B, H)."""
-    return state["hidden"].transpose(0, 1).contiguous()
-
-
-class PlainGRUDecoder(GRUDecoder):
+class PlainDecoder(RNNDecoder):
     """No attention (Cho et al., 2014): a fixed summary ``c`` of the source is read at every step.
 
-    ``c`` is the bridged top-layer final encoder state. The GRU reads ``[y_{t-1}; c]`` and the
+    ``c`` is the bridged top-layer final encoder state. The RNN reads ``[y_{t-1}; c]`` and the
     output layer reads ``tanh(W [h_t; y_{t-1}; c])``. Since ``c`` is fixed, a gold target runs
-    through nn.GRU in one call.
+    through nn.GRU / nn.LSTM in one call.
     """
 
     def __init__(
@@ -114,69 +125,42 @@ class PlainGRUDecoder(GRUDecoder):
         num_layers: int,
         dropout: float,
         pad_id: int,
+        cell: str = "gru",
     ) -> None:
-        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
-        self.rnn = nn.GRU(
-            embed_dim + hidden_size,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id, cell)
+        self.rnn = recurrent_layers(cell, embed_dim + hidden_size, hidden_size, num_layers, dropout)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """State: ``hidden`` (B, L, H) and ``context`` (B, H)."""
-        return {"hidden": enc["hidden"], "context": enc["hidden"][:, -1]}
+        """State: ``hidden`` (B, L, H) (LSTM: and ``cell``) and ``context`` (B, H)."""
+        return {**_recurrent_state(enc), "context": enc["hidden"][:, -1]}
 
     def _readout(self, hidden: Tensor, emb: Tensor, context: Tensor) -> Tensor:
         return torch.tanh(self.readout(torch.cat([hidden, emb, context], dim=-1)))
 
     def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
         context = state["context"].unsqueeze(1).expand(-1, emb.size(1), -1)
-        outputs, _ = self.rnn(torch.cat([emb, context], dim=-1), _gru_hidden(state))
+        outputs, _ = self.rnn(torch.cat([emb, context], dim=-1), to_rnn(state))
         return self._logits(self._readout(outputs, emb, context))
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         context = state["context"]
-        output, hidden = self.rnn(
-            torch.cat([emb, context], dim=-1).unsqueeze(1), _gru_hidden(state)
-        )
+        output, final = self.rnn(torch.cat([emb, context], dim=-1).unsqueeze(1), to_rnn(state))
         logits = self._logits(self._readout(output.squeeze(1), emb, context))
-        return logits, {**state, "hidden": hidden.transpose(0, 1)}
+        return logits, {**state, **from_rnn(final)}
 
 
-def gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
-    """One GRU cell update from its input and hidden projections, as ``nn.GRUCell`` computes it.
-
-    Args:
-        gi: (B, 3H) ``W_ih x + b_ih``, gates in PyTorch's order (reset, update, new).
-        gh: (B, 3H) ``W_hh h + b_hh``.
-        h: (B, H) previous state.
-
-    Returns:
-        (B, H) new state ``(1 - z) * n + z * h``.
-    """
-    size = h.size(-1)
-    # split / chunk rather than slicing: their backward is one concatenation, where every
-    # slice's backward fills a zero tensor of the whole input.
-    gi_rz, gi_n = gi.split([2 * size, size], dim=1)
-    gh_rz, gh_n = gh.split([2 * size, size], dim=1)
-    reset, update = torch.sigmoid(gi_rz + gh_rz).chunk(2, dim=1)
-    return torch.lerp(torch.tanh(gi_n + reset * gh_n), h, update)
-
-
-class BahdanauGRUDecoder(GRUDecoder):
+class BahdanauDecoder(RNNDecoder):
     """Additive attention (Bahdanau et al., 2015).
 
-    The query is the previous top-layer state; the context joins the embedding as GRU input, and
-    the output layer reads ``tanh(W [h_t; y_{t-1}; c_t])``. The context depends on the previous
-    state, so this needs a time-step loop. The loop does as few small operations as it can, since
-    their count, not their arithmetic, sets the step time of a model this size
-    (``experiments/benchmarks/seq2seq_training.py``): the cells' weights are ``nn.GRUCell``'s, but
-    the embedding's share of the first cell's input projection runs once for the whole target,
-    the attention query is projected in the same matmul as the top cell's hidden projection, and
-    the output layers wait until after the loop when the target is gold.
+    The query is the previous top-layer state; the context joins the embedding as the first
+    cell's input, and the output layer reads ``tanh(W [h_t; y_{t-1}; c_t])``. The context depends
+    on the previous state, so this needs a time-step loop. The loop does as few small operations
+    as it can, since their count, not their arithmetic, sets the step time of a model this size
+    (``experiments/benchmarks/seq2seq_training.py``): the cells' weights are ``nn.GRUCell``'s /
+    ``nn.LSTMCell``'s, but the embedding's share of the first cell's input projection runs once
+    for the whole target, the attention query is projected in the same matmul as the top cell's
+    hidden projection, and the output layers wait until after the loop when the target is gold.
     """
 
     def __init__(
@@ -187,31 +171,32 @@ class BahdanauGRUDecoder(GRUDecoder):
         num_layers: int,
         dropout: float,
         pad_id: int,
+        cell: str = "gru",
     ) -> None:
-        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id, cell)
         self.embed_dim = embed_dim
         self.attention = BahdanauAttention(hidden_size, hidden_size, hidden_size)
         sizes = [embed_dim + hidden_size] + [hidden_size] * (num_layers - 1)
-        self.cells = nn.ModuleList(nn.GRUCell(size, hidden_size) for size in sizes)
+        self.cells = nn.ModuleList(recurrent_cell(cell, size, hidden_size) for size in sizes)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H) and ``bias``
-        (B, S), the additive attention mask (0 or -inf)."""
+        """State: ``hidden`` (B, L, H) (LSTM: and ``cell``), ``memory`` (B, S, H), ``keys``
+        (B, S, H) and ``bias`` (B, S), the additive attention mask (0 or -inf)."""
         mask = attention_mask(enc["src_mask"])
         memory = enc["memory"]
         return {
-            "hidden": enc["hidden"],
+            **_recurrent_state(enc),
             "memory": memory,
             "keys": self.attention.project_keys(memory),
             "bias": torch.zeros_like(mask, dtype=memory.dtype).masked_fill(~mask, float("-inf")),
         }
 
-    def _recurrence(self, emb: Tensor, hidden: Tensor, state: dict[str, Tensor]):
-        """Runs the cells over emb (B, T, E) from ``hidden`` (B, L, H).
+    def _recurrence(self, emb: Tensor, state: dict[str, Tensor]):
+        """Runs the cells over emb (B, T, E) from the state's ``hidden`` (and ``cell``).
 
         Returns:
-            top-layer states (B, T, H), contexts (B, T, H) and the final ``hidden`` (B, L, H).
+            top-layer states (B, T, H), contexts (B, T, H) and the final state entries.
         """
         first, top = self.cells[0], self.cells[-1]
         # W_ih [y; c] = W_e y + W_c c: the embedding's share for every position at once.
@@ -221,8 +206,10 @@ class BahdanauGRUDecoder(GRUDecoder):
         w_top = torch.cat([top.weight_hh, self.attention.query_proj.weight])
         attention_size = self.attention.query_proj.out_features
         b_top = torch.cat([top.bias_hh, top.bias_hh.new_zeros(attention_size)])
-        split = [3 * top.hidden_size, attention_size]
-        states = list(hidden.unbind(1))
+        split = [top.weight_hh.size(0), attention_size]
+        lstm = self.cell == "lstm"
+        states = list(state["hidden"].unbind(1))
+        cells = list(state["cell"].unbind(1)) if lstm else []
         tops, contexts = [], []
         # One unbind, not a slice per step: each slice's backward would fill a whole (B, T, 3H)
         # gradient with zeros.
@@ -237,31 +224,38 @@ class BahdanauGRUDecoder(GRUDecoder):
                     gh = gh_top
                 else:
                     gh = F.linear(states[layer], cell.weight_hh, cell.bias_hh)
-                x = states[layer] = gru_update(x, gh, states[layer])
+                if lstm:
+                    states[layer], cells[layer] = lstm_update(x, gh, cells[layer])
+                else:
+                    states[layer] = gru_update(x, gh, states[layer])
+                x = states[layer]
             tops.append(x)
             contexts.append(context)
-        return torch.stack(tops, dim=1), torch.stack(contexts, dim=1), torch.stack(states, dim=1)
+        final = {"hidden": torch.stack(states, dim=1)}
+        if lstm:
+            final["cell"] = torch.stack(cells, dim=1)
+        return torch.stack(tops, dim=1), torch.stack(contexts, dim=1), final
 
     def _readout(self, hidden: Tensor, emb: Tensor, context: Tensor) -> Tensor:
         return torch.tanh(self.readout(torch.cat([hidden, emb, context], dim=-1)))
 
     def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
-        tops, contexts, _ = self._recurrence(emb, state["hidden"], state)
+        tops, contexts, _ = self._recurrence(emb, state)
         return self._logits(self._readout(tops, emb, contexts))
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         emb = emb.unsqueeze(1)
-        tops, contexts, hidden = self._recurrence(emb, state["hidden"], state)
+        tops, contexts, final = self._recurrence(emb, state)
         logits = self._logits(self._readout(tops, emb, contexts)).squeeze(1)
-        return logits, {**state, "hidden": hidden}
+        return logits, {**state, **final}
 
 
-class LuongGRUDecoder(GRUDecoder):
-    """General attention (Luong et al., 2015) after the GRU, without input feeding.
+class LuongDecoder(RNNDecoder):
+    """General attention (Luong et al., 2015) after the RNN, without input feeding.
 
-    The GRU runs first; its current state queries the source, and the output layer reads the
-    attentional state ``tanh(W_c [c_t; h_t])``. The GRU never sees the context, so a gold target
-    runs through nn.GRU in one call and attention is two batched matmuls.
+    The RNN runs first; its current state queries the source, and the output layer reads the
+    attentional state ``tanh(W_c [c_t; h_t])``. The RNN never sees the context, so a gold target
+    runs through nn.GRU / nn.LSTM in one call and attention is two batched matmuls.
     """
 
     def __init__(
@@ -272,44 +266,40 @@ class LuongGRUDecoder(GRUDecoder):
         num_layers: int,
         dropout: float,
         pad_id: int,
+        cell: str = "gru",
     ) -> None:
-        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id)
-        self.rnn = nn.GRU(
-            embed_dim,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        super().__init__(vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id, cell)
+        self.rnn = recurrent_layers(cell, embed_dim, hidden_size, num_layers, dropout)
         self.attention = LuongAttention(hidden_size, hidden_size)
         self.combine = nn.Linear(2 * hidden_size, hidden_size)
 
     def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """State: ``hidden`` (B, L, H), ``memory`` (B, S, H), ``keys`` (B, S, H), ``mask`` (B, S)."""
+        """State: ``hidden`` (B, L, H) (LSTM: and ``cell``), ``memory`` (B, S, H), ``keys``
+        (B, S, H), ``mask`` (B, S)."""
         return {
-            "hidden": enc["hidden"],
+            **_recurrent_state(enc),
             "memory": enc["memory"],
             "keys": self.attention.project_keys(enc["memory"]),
             "mask": attention_mask(enc["src_mask"]),
         }
 
     def _attend(self, outputs: Tensor, state: dict[str, Tensor]) -> Tensor:
-        """GRU outputs (B, T, H) -> attentional states (B, T, H)."""
+        """RNN outputs (B, T, H) -> attentional states (B, T, H)."""
         context, _ = self.attention(outputs, state["keys"], state["memory"], state["mask"])
         return torch.tanh(self.combine(torch.cat([context, outputs], dim=-1)))
 
     def _teacher_forced(self, emb: Tensor, state: dict[str, Tensor]) -> Tensor:
-        outputs, _ = self.rnn(emb, _gru_hidden(state))
+        outputs, _ = self.rnn(emb, to_rnn(state))
         return self._logits(self._attend(outputs, state))
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        output, hidden = self.rnn(emb.unsqueeze(1), _gru_hidden(state))
+        output, final = self.rnn(emb.unsqueeze(1), to_rnn(state))
         logits = self._logits(self._attend(output, state)).squeeze(1)
-        return logits, {**state, "hidden": hidden.transpose(0, 1)}
+        return logits, {**state, **from_rnn(final)}
 
 
-DECODERS: dict[str, type[GRUDecoder]] = {
-    "none": PlainGRUDecoder,
-    "bahdanau": BahdanauGRUDecoder,
-    "luong": LuongGRUDecoder,
+DECODERS: dict[str, type[RNNDecoder]] = {
+    "none": PlainDecoder,
+    "bahdanau": BahdanauDecoder,
+    "luong": LuongDecoder,
 }
