@@ -78,7 +78,7 @@ def main() -> None:
             **{f"{app} --help": ([sys.executable, "-m", f"seqlab.{module}", "--help"], False)
                for app, module in HELP_COMMANDS.items()},
             "seqlab-plan, shakespeare_gpt": (
-                [sys.executable, "-m", "seqlab.plan_cli", "experiment=shakespeare_gpt"], False),
+                [sys.executable, "-m", "seqlab.plan", "experiment=shakespeare_gpt"], False),
             "first step, shakespeare_gpt": (
                 [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", *first_step], True),
             "first step, default (SCAN GRU)": (
