@@ -10,7 +10,13 @@ Baseline: the tiny Transformer in a hand-written loop (same network, batches, op
 schedule, clipping, label smoothing), interleaved step by step with seqlab's tiny Transformer as
 in lm_training.py, so their ratio holds on a busy machine. The other rows run one after another.
 
+``--scan``: the main job's step instead (``experiment=scan_gru_attention``, SCAN's batches of 64),
+three loops interleaved on the same batches: seqlab's, a plain loop over the same network, and the
+hand-written tutorial model of experiments/scan/handwritten.py (one GRU layer of 128, an nn.GRU
+call per decoder step). Ratios are medians of step-by-step ratios against the plain loop.
+
     python experiments/benchmarks/seq2seq_training.py [--steps 60] [--data-dir DIR] [--quick]
+    python experiments/benchmarks/seq2seq_training.py --scan [--steps 200]
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import contextlib
 import io
 import os
 import statistics
+import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +50,7 @@ MODELS = {  # row → overrides
     "Transformer, small": ["experiment=multi30k_transformer", "size=small"],
 }
 BASELINE = "Transformer, tiny"
+SCAN = ["experiment=scan_gru_attention"]
 
 
 class Recorder(StepHook):
@@ -106,6 +115,42 @@ def plain_loop(cfg, steps: int, turns: Turns, counts: dict) -> None:
     counts["steps"], counts["flops"] = recorded, ModelFlops.of(net)
 
 
+def handwritten_loop(cfg, steps: int, turns: Turns, counts: dict) -> None:
+    """experiments/scan/handwritten.py's model and update on seqlab's batches (same ids)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scan"))
+    from handwritten import Decoder, Encoder
+
+    datamodule = build_datamodule(cfg)
+    datamodule.prepare_data()
+    vocab = datamodule.tokenizers["tgt"].vocab_size
+    enc, dec = Encoder(vocab, 128), Decoder(vocab, 128)
+    params = [*enc.parameters(), *dec.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    batches, recorded = iter(datamodule.train_dataloader()), []
+    turns.begin()
+    for _ in range(steps):
+        batch = next(batches)
+        src, tgt = batch["src"], batch["tgt"]
+        values, h = enc(src, batch["src_lengths"])
+        keys, mask = dec.w_key(values), src != PAD_ID
+        logits = []
+        for t in range(tgt.size(1) - 1):
+            step_logits, h = dec.step(tgt[:, t], h, keys, values, mask)
+            logits.append(step_logits)
+        loss = F.cross_entropy(torch.stack(logits, 1).flatten(0, 1), tgt[:, 1:].flatten(),
+                               ignore_index=PAD_ID)  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        recorded.append(batch_shape(batch))
+        turns.step_done()
+    counts["steps"], counts["flops"] = recorded, ModelFlops.of(torch.nn.ModuleList([enc, dec]))
+
+
+LOOPS = {"plain": plain_loop, "hand-written": handwritten_loop}
+
+
 def run(cfgs: dict, steps: int) -> dict[str, dict]:
     """The loops in `cfgs` interleaved step by step; per loop: step times, counts, FLOP model."""
     baton = Baton(len(cfgs))
@@ -115,7 +160,7 @@ def run(cfgs: dict, steps: int) -> dict[str, dict]:
 
     def target(name: str) -> None:
         try:
-            loop = plain_loop if name.startswith("plain") else seqlab_loop
+            loop = next((f for k, f in LOOPS.items() if name.startswith(k)), seqlab_loop)
             loop(cfgs[name], steps, turns[name], out[name])
         except BaseException as e:
             errors.append(e)
@@ -150,10 +195,25 @@ def summarize(res: dict, peak: float) -> dict:
     }
 
 
+def scan_rows(cfg, steps: int, peak: float) -> None:
+    """The main job's step: seqlab vs the plain loop vs the hand-written model, interleaved."""
+    names = ["seqlab, scan_gru_attention", "plain loop, same network", "hand-written, 1 x 128"]
+    results = run(dict.fromkeys(names, cfg), steps)
+    plain = results[names[1]]["times"][WARMUP:]
+    print(f"{'loop':34s} {'ms/step':>8s} {'tgt tok/s':>10s} {'× plain':>8s}")
+    for name in names:
+        r = summarize(results[name], peak)
+        mine = results[name]["times"][WARMUP:]
+        ratio = statistics.median(a / b for a, b in zip(mine, plain, strict=True))
+        print(f"{name:34s} {r['ms']:8.1f} {r['tgt_per_s']:10,.0f} {ratio:8.3f}")
+    print("× plain: median over steps of the step-time ratio (all three train on the same batches)")
+
+
 def main() -> None:
     parser = benchmark_parser(__doc__, "a few steps")
     parser.add_argument("--steps", type=int, default=60, help="training steps per model")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--scan", action="store_true", help="the main job's step (SCAN, GRU)")
     args = parser.parse_args()
     steps = 10 if args.quick else args.steps
     torch.set_num_threads(args.threads)
@@ -163,6 +223,13 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         initialize_config_module("seqlab.conf", version_base="1.3"),
     ):
+        if args.scan:
+            cfg = compose("train", [*SCAN, f"paths.output_dir={tmp}/scan"])
+            peak = measure_peak_flops("cpu", torch.float32, seconds=2.0)
+            print(f"torch {torch.__version__}, {args.threads} threads, load average "
+                  f"{os.getloadavg()[0]:.1f}; {steps - WARMUP} timed steps per loop")  # fmt: skip
+            scan_rows(cfg, steps, peak)
+            return
         cfgs = {name: compose("train", [*o, f"paths.output_dir={tmp}/{i}"])
                 for i, (name, o) in enumerate(MODELS.items())}  # fmt: skip
         pair = {BASELINE: cfgs[BASELINE], f"plain loop, {BASELINE}": cfgs[BASELINE]}
