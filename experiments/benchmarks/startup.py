@@ -41,7 +41,7 @@ GC_ON = (
     "runpy.run_module('seqlab.train', run_name='__main__')"
 )
 HELP_COMMANDS = {"seqlab-train": "train", "seqlab-eval": "evaluate", "seqlab-generate": "generate",
-                 "seqlab-plan": "plan_cli", "seqlab-report": "report"}  # fmt: skip
+                 "seqlab-plan": "plan", "seqlab-report": "report"}  # fmt: skip
 
 
 class FirstStepStamp(L.Callback):

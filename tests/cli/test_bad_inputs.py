@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.cli import cli_env, run_in_process, run_folders
+from helpers.cli import cli_env, run_folders, run_in_process
 from seqlab.callbacks.exact_resume import AtomicCheckpointIO
 from seqlab.errors import SeqlabError
 from seqlab.runs.checkpoints import load_checkpoint

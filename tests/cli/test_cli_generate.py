@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import cli_env, run_in_process, run_folders
+from helpers.cli import cli_env, run_folders, run_in_process
 
 
 def _run(cwd: Path, env: dict, module: str, *args: str, expect: int = 0, stdin: str | None = None):

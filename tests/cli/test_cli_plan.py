@@ -12,7 +12,7 @@ def lines(stdout: str) -> dict[str, str]:
 
 
 def test_plan_of_the_gpt_experiment(run_cli, tmp_path):
-    out = run_cli("plan_cli", "experiment=shakespeare_gpt", PEAK).stdout
+    out = run_cli("plan", "experiment=shakespeare_gpt", PEAK).stdout
     assert out.startswith(
         "seqlab-plan: shakespeare_gpt (GPT) on 1 cpu device, single, precision 32-true"
     )
@@ -27,7 +27,7 @@ def test_plan_of_the_gpt_experiment(run_cli, tmp_path):
 
 
 def test_plan_of_a_data_parallel_translation_run(run_cli):
-    out = run_cli("plan_cli", "experiment=multi30k_transformer", "trainer=ddp_cpu", PEAK).stdout
+    out = run_cli("plan", "experiment=multi30k_transformer", "trainer=ddp_cpu", PEAK).stdout
     assert "(TransformerSeq2Seq) on 2 cpu devices, ddp" in out
     plan = lines(out)
     assert "DDP buckets" in plan["memory / device"]
@@ -35,11 +35,11 @@ def test_plan_of_a_data_parallel_translation_run(run_cli):
 
 
 def test_plan_settings_are_validated(run_cli):
-    proc = run_cli("plan_cli", "++plan.peak_flop=1e11", expect=2)
+    proc = run_cli("plan", "++plan.peak_flop=1e11", expect=2)
     assert "unknown config key 'plan.peak_flop'" in proc.stderr
 
 
 def test_a_sweep_of_plans(run_cli, tmp_path):
-    out = run_cli("plan_cli", "-m", "size=tiny,small", PEAK).stdout
+    out = run_cli("plan", "-m", "size=tiny,small", PEAK).stdout
     assert out.count("seqlab-plan: scan_") == 2
     assert not (tmp_path / "outputs").exists()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from seqlab.config import CONF_DIR, check_group_overrides, compile_kwargs, validate
 from seqlab.errors import SeqlabError
@@ -43,19 +43,19 @@ def test_every_group_option_composes_and_validates(group, option):
     validate(cfg)
 
 
-def test_default_is_the_scan_gru_attention_experiment():
-    default, explicit = composed(), composed("experiment=scan_gru_attention")
-    for cfg in (default, explicit):
-        with open_dict(cfg):
-            del cfg["hydra"]
-            del cfg["name"]
-    default = OmegaConf.to_container(default, resolve=True)
-    explicit = OmegaConf.to_container(explicit, resolve=True)
-    assert default == explicit
-    assert (
-        default["data"]["reader"] == "generator"
-        and default["model"]["net"]["attention"] == "bahdanau"
-    )
+def test_main_job_is_the_default_groups_with_its_recipe():
+    """`make train` (experiment=scan_gru_attention) composes the same groups as bare defaults:
+    GRU + Bahdanau attention on generated SCAN; the experiment only sets the recipe."""
+    default, main_job = composed(), composed("experiment=scan_gru_attention")
+    for part in ("data", "tokenizer", "task", "decoding"):
+        assert OmegaConf.to_container(default[part], resolve=True) == OmegaConf.to_container(
+            main_job[part], resolve=True
+        ), part
+    assert default.model.net._target_ == main_job.model.net._target_ == "seqlab.models.RNNSeq2Seq"
+    assert main_job.data.reader == "generator" and main_job.model.net.attention == "bahdanau"
+    net = main_job.model.net
+    assert (net.hidden_size, net.num_layers, net.dropout, net.bidirectional) == (96, 1, 0.0, False)
+    assert main_job.task.monitor == "val/exact_match" and main_job.task.monitor_mode == "max"
 
 
 def test_shakespeare_gpt_is_nanogpt_baby_config_at_a_tuned_lr():
@@ -130,7 +130,7 @@ def test_unknown_group_option_lists_valid_ones():
 def test_unknown_group_option_from_the_cli(run_cli):
     proc = run_cli("train", "model=transformer", expect=2)
     assert proc.stderr.strip().count("\n") == 0
-    assert "valid: gpt, gru_lm, gru_seq2seq, transformer_seq2seq" in proc.stderr
+    assert "valid: gpt, gru_lm, gru_seq2seq, lstm_lm, lstm_seq2seq, transformer_seq2seq" in proc.stderr
 
 
 def test_bad_value_from_the_cli_is_one_line(run_cli):

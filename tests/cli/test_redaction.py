@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from secrets import token_hex
 
-from helpers.cli import cli_env, run_in_process, run_folders
+from helpers.cli import cli_env, run_folders, run_in_process
 from seqlab.runs.redaction import REDACTED, is_secret_env, is_secret_key, redact, redact_text
 
 

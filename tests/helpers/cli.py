@@ -14,6 +14,7 @@ import io
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from hydra.core.global_hydra import GlobalHydra
@@ -93,6 +94,7 @@ def _process_like(cwd: Path, env: dict, argv: list[str], stdin: str):
         yield
     finally:
         GlobalHydra.instance().clear()
+        urllib.request.install_opener(None)  # its proxies were read from the command's environment
         sys.argv, sys.stdin, folder._STAMP = saved[0], saved[3], saved[4]
         os.environ.clear()
         os.environ.update(saved[1])

@@ -8,7 +8,8 @@ import lightning as L
 import pytest
 import torch
 
-from seqlab.callbacks.throughput import MatmulPrecision, ModelFlops, Throughput, batch_shape
+from seqlab.callbacks.precision import MatmulPrecision
+from seqlab.callbacks.throughput import ModelFlops, Throughput, batch_shape
 from seqlab.data.tokenizers import PAD_ID
 from seqlab.errors import SeqlabError
 from seqlab.lit.lm import LanguageModelModule

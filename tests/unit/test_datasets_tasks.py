@@ -210,7 +210,7 @@ def test_pairs_file_jsonl_groups_and_references(tmp_path, cache_dir):
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["data.format=tsv"], "Missing mandatory value: data.path"),
+        (["data.format=tsv"], "data.path is required for dataset 'pairs_file'; set it to your file"),
         (["data.path=p.tsv"], "data.format is required for dataset 'pairs_file'; set it to one of tsv, csv, jsonl"),
         (["data.path=p.tsv", "data.format=xml"], "data.format='xml' is not valid; choose one of tsv, csv, jsonl"),
     ],

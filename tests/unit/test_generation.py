@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqlab.data.tokenizers import EOS_ID, PAD_ID
 from seqlab.errors import SeqlabError
@@ -21,6 +21,7 @@ from seqlab.generation.processors import (
     build_processors,
 )
 from seqlab.generation.select import top_k_rows
+from seqlab.models.interface import LanguageModel
 
 
 def options(strategy: str = "greedy", **kwargs) -> DecodingOptions:
@@ -142,7 +143,7 @@ def test_build_processors_only_adds_what_is_switched_on() -> None:
 A, B, C = 3, 4, 5
 
 
-class BigramLM(nn.Module):
+class BigramLM(LanguageModel):
     """A decoder-only 'model' whose next-token distribution depends on the last token only."""
 
     def __init__(self, table: dict[int, dict[int, float]], vocab: int = 8) -> None:
@@ -155,6 +156,12 @@ class BigramLM(nn.Module):
 
     def forward(self, idx: Tensor) -> Tensor:
         return self.table[idx]
+
+    def features(self, idx: Tensor) -> Tensor:
+        return self.table[idx]
+
+    def init_state(self, batch_size: int, device=None, capacity: int | None = None) -> dict:
+        return {}
 
     def prefill(self, idx: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
         return self.table[idx], {"last": idx[:, -1]}

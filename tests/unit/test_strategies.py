@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seqlab import strategies
+from seqlab.lit import strategies
 from seqlab.lit.strategies import DDPStrategy
 
 

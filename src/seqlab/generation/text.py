@@ -48,7 +48,7 @@ def load_model(ckpt: dict, path: str) -> tuple[nn.Module, dict[str, Tokenizer], 
     """The network (eval mode, on CPU), tokenizers and run config stored in a checkpoint."""
     config = ckpt["seqlab"]["config"]
     tokenizers = {role: Tokenizer.from_state(s) for role, s in ckpt["seqlab"]["tokenizers"].items()}
-    net = instantiate_net(config["model"], tokenizers)
+    net = instantiate_net(config["model"], tokenizers, PAD_ID)
     load_weights(net, ckpt, path)
     return net.eval(), tokenizers, config
 

@@ -13,7 +13,7 @@ from seqlab.config import compile_kwargs
 from seqlab.data.modules import LMDataModule, Seq2SeqDataModule
 from seqlab.data.noise import Noise
 from seqlab.data.prepare import LAYOUTS
-from seqlab.data.tokenizers import Tokenizer
+from seqlab.data.tokenizers import PAD_ID, Tokenizer
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.lm import LanguageModelModule
 from seqlab.lit.prefix_lm import PrefixLMModule
@@ -52,7 +52,7 @@ def build_datamodule(
 
 def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Module:
     """The network for training: `instantiate_net`, compiled when `model.compile` is set."""
-    net = instantiate_net(model_cfg, tokenizers)
+    net = instantiate_net(OmegaConf.to_container(model_cfg, resolve=True), tokenizers, PAD_ID)
     value = model_cfg.get("compile")
     if isinstance(value, DictConfig):
         value = OmegaConf.to_container(value, resolve=True)
@@ -118,6 +118,7 @@ def load_module(path: str) -> SeqlabModule:
     ckpt = load_checkpoint(path)
     states = ckpt["seqlab"]["tokenizers"]
     cfg = OmegaConf.create(ckpt["seqlab"]["config"])
-    net = instantiate_net(cfg.model, {role: Tokenizer.from_state(s) for role, s in states.items()})
+    tokenizers = {role: Tokenizer.from_state(s) for role, s in states.items()}
+    net = instantiate_net(ckpt["seqlab"]["config"]["model"], tokenizers, PAD_ID)
     load_weights(net, ckpt, path)
     return build_module(cfg, states, net, ckpt["seqlab"].get("run_id")).eval()

@@ -17,6 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.prepare import LAYOUTS
+from seqlab.data.tokenizers import PAD_ID
 from seqlab.models.build import instantiate_net
 from seqlab.models.utils import count_parameters
 from seqlab.planning.architectures import forward_cost, generation_flops
@@ -46,7 +47,7 @@ def _parameters(cfg: DictConfig, vocab: dict[str, int]) -> tuple[dict[str, int],
     """Parameter counts and the largest tensor's size, from the network built on the meta device."""
     tokenizers = {role: SimpleNamespace(vocab_size=v) for role, v in vocab.items()}
     with torch.device("meta"):
-        net = instantiate_net(cfg.model, tokenizers)
+        net = instantiate_net(_plain(cfg.model), tokenizers, PAD_ID)
     return count_parameters(net), max(p.numel() for p in net.parameters())
 
 
