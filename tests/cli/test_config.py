@@ -130,7 +130,9 @@ def test_unknown_group_option_lists_valid_ones():
 def test_unknown_group_option_from_the_cli(run_cli):
     proc = run_cli("train", "model=transformer", expect=2)
     assert proc.stderr.strip().count("\n") == 0
-    assert "valid: gpt, gru_lm, gru_seq2seq, lstm_lm, lstm_seq2seq, transformer_seq2seq" in proc.stderr
+    assert (
+        "valid: gpt, gru_lm, gru_seq2seq, lstm_lm, lstm_seq2seq, transformer_seq2seq" in proc.stderr
+    )
 
 
 def test_bad_value_from_the_cli_is_one_line(run_cli):

@@ -64,6 +64,7 @@ def test_short_targets_are_learned_exactly(data_root, cache_dir, tmp_path):
     results = train_in_process(
         tmp_path / "run", "experiment=scan_gru_attention", "data=pairs_file", "data.format=tsv",
         f"data.path={data}", f"data.splits.val={data}", f"data.splits.test={data}",
+        "data.primary_metric=exact_match",
         "size.d_model=48", "loader.batch_size=16", "trainer.max_epochs=30", "optimizer.lr=5e-3",
         "trainer.enable_progress_bar=false", "seed=1",
         data_root=data_root, cache_dir=cache_dir,
