@@ -1,12 +1,13 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures; helper functions live in tests/helpers (no test module imports
+another)."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from helpers.cli import cli_env, run_entry, run_in_process
 
 
 @pytest.fixture(scope="session")
@@ -35,65 +36,25 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def cli_env(
-    data_root: Path, cache_dir: Path, log_dir: Path, test_callbacks: bool = False
-) -> dict[str, str]:
-    """Environment for an entry point under test: shared data, shared cache, its own outputs.
+@pytest.fixture
+def run_cli(data_root, cache_dir, tmp_path):
+    """Run a seqlab command the way a user does, in a temp dir, in this process; returns its exit
+    code and output as a finished process."""
+    env = cli_env(data_root, cache_dir, tmp_path / "outputs")
 
-    `test_callbacks`: `tests/` on PYTHONPATH, so overrides can add `chaos.*` and `probes.*`.
-    """
-    env = {
-        **os.environ,
-        "SEQLAB_DATA_DIR": str(data_root),
-        "SEQLAB_CACHE_DIR": str(cache_dir),
-        "SEQLAB_LOG_DIR": str(log_dir),
-        "WANDB_MODE": "offline",
-        "WANDB_SILENT": "true",
-    }
-    if test_callbacks:
-        tests = str(Path(__file__).resolve().parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, env.get("PYTHONPATH")]))
-    return env
+    def run(module: str, *overrides: str, expect: int = 0, stdin: str | None = None):
+        return run_in_process(module, *overrides, cwd=tmp_path, env=env, expect=expect, stdin=stdin)
 
-
-def run_entry(
-    module: str,
-    *args: str,
-    cwd: Path,
-    env: dict,
-    expect: int = 0,
-    stdin: str | None = None,
-    timeout: int = 600,
-) -> subprocess.CompletedProcess:
-    """Run `python -m seqlab.<module> args...`; a different exit code fails with its output."""
-    proc = subprocess.run(
-        [sys.executable, "-m", f"seqlab.{module}", *args],
-        cwd=cwd,
-        env=env,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != expect:
-        raise AssertionError(
-            f"exit {proc.returncode} (expected {expect})\nSTDOUT:\n{proc.stdout[-4000:]}"
-            f"\nSTDERR:\n{proc.stderr[-4000:]}"
-        )
-    return proc
+    return run
 
 
 @pytest.fixture
-def run_cli(data_root, cache_dir, tmp_path):
-    """Run a seqlab entry point the way a user does, in a temp dir; returns the finished process."""
+def run_process(data_root, cache_dir, tmp_path):
+    """As ``run_cli``, in a new process: for what needs one (exit codes of the interpreter,
+    signals, imports of a fresh interpreter, several processes)."""
     env = cli_env(data_root, cache_dir, tmp_path / "outputs")
 
     def run(module: str, *overrides: str, expect: int = 0, timeout: int = 600):
         return run_entry(module, *overrides, cwd=tmp_path, env=env, expect=expect, timeout=timeout)
 
     return run
-
-
-def run_folders(root: Path) -> list[Path]:
-    """Run folders (those holding run.json) under an outputs folder."""
-    return sorted(p.parent for p in root.rglob("run.json"))

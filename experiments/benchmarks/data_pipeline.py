@@ -24,12 +24,12 @@ import torch
 from common import benchmark_parser
 from hydra import compose, initialize_config_module
 
-from seqlab.builders import build_datamodule
 from seqlab.data.cache import pack
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import load_splits
 from seqlab.data.prepare import prepare
 from seqlab.data.tokenizers import PAD_ID, fit_tokenizer
+from seqlab.lit.build import build_datamodule
 
 DATASETS = {  # data config → tokenizer used by its experiments
     "scan": "word",

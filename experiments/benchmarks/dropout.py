@@ -23,8 +23,8 @@ from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from seqlab.builders import build_datamodule, build_module, build_net
-from seqlab.host_memory import keep_freed_memory
+from seqlab.callbacks.host_memory import keep_freed_memory
+from seqlab.lit.build import build_datamodule, build_module, build_net
 from seqlab.lit.optim import build_optimizer
 from seqlab.models.utils import Dropout
 

@@ -19,8 +19,8 @@ import torch
 from hydra import compose, initialize_config_module
 from lm_training import next_token_loss, optimizer_and_schedule  # this folder's CPU benchmark
 
-from seqlab.builders import build_datamodule, build_net
-from seqlab.callbacks import ModelFlops
+from seqlab.callbacks.throughput import ModelFlops
+from seqlab.lit.build import build_datamodule, build_net
 
 
 def main() -> None:

@@ -66,8 +66,9 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
-from seqlab.callbacks import ModelFlops, cpu_flash_attention_pays
+from seqlab.callbacks.precision import cpu_flash_attention_pays
+from seqlab.callbacks.throughput import ModelFlops
+from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
 from seqlab.lit.optim import build_optimizer
 from seqlab.planning.hardware import measure_peak_flops
 

@@ -27,8 +27,8 @@ from common import benchmark_parser
 from hydra import compose, initialize_config_module
 from lightning.pytorch.profilers import PassThroughProfiler
 
-from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
 from seqlab.lit.base import SeqlabModule
+from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
 from seqlab.lit.profiler import NoProfiler
 
 WARMUP = 20

@@ -37,9 +37,9 @@ from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 from lm_training import WARMUP, Baton, StepHook, Turns
 
-from seqlab.builders import build_datamodule, build_module, build_net
-from seqlab.callbacks import ModelFlops, batch_shape
+from seqlab.callbacks.throughput import ModelFlops, batch_shape
 from seqlab.data.tokenizers import PAD_ID
+from seqlab.lit.build import build_datamodule, build_module, build_net
 from seqlab.lit.optim import build_optimizer
 from seqlab.planning.hardware import measure_peak_flops
 

@@ -41,7 +41,7 @@ GC_ON = (
     "runpy.run_module('seqlab.train', run_name='__main__')"
 )
 HELP_COMMANDS = {"seqlab-train": "train", "seqlab-eval": "evaluate", "seqlab-generate": "generate",
-                 "seqlab-plan": "plan_cli", "seqlab-report": "report"}  # fmt: skip
+                 "seqlab-plan": "plan", "seqlab-report": "report"}  # fmt: skip
 
 
 class FirstStepStamp(L.Callback):
@@ -78,7 +78,7 @@ def main() -> None:
             **{f"{app} --help": ([sys.executable, "-m", f"seqlab.{module}", "--help"], False)
                for app, module in HELP_COMMANDS.items()},
             "seqlab-plan, shakespeare_gpt": (
-                [sys.executable, "-m", "seqlab.plan_cli", "experiment=shakespeare_gpt"], False),
+                [sys.executable, "-m", "seqlab.plan", "experiment=shakespeare_gpt"], False),
             "first step, shakespeare_gpt": (
                 [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", *first_step], True),
             "first step, default (SCAN GRU)": (

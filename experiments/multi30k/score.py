@@ -15,7 +15,7 @@ from pathlib import Path
 import sacrebleu
 from tokenizers import pre_tokenizers
 
-from seqlab.predictions import FILENAME, read_predictions
+from seqlab.runs.predictions import FILENAME, read_predictions
 
 WORDS = pre_tokenizers.Whitespace()  # seqlab's word tokenizer splits text with this
 

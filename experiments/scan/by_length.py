@@ -10,7 +10,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from seqlab.predictions import FILENAME, read_predictions
+from seqlab.runs.predictions import FILENAME, read_predictions
 
 
 def by_length(rows: list[dict]) -> dict[int, tuple[int, int]]:

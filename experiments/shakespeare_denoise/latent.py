@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from seqlab.builders import load_module
+from seqlab.lit.build import load_module
 
 HERE = Path(__file__).resolve().parent
 QUERIES = ("BAPTISTA:", "God send you joy, Petruchio! 'tis a match.", "My lord it shall be done.")

@@ -29,12 +29,12 @@ def end_startup(freeze: bool = True) -> None:
     """Turn the garbage collector back on, with what start-up loaded frozen.
 
     `entry_point` turns the collector off: importing torch, Lightning and Hydra and composing the
-    config leave about 700,000 long-lived objects, and while the heap grows Python's full
-    collections walk all of them again and again (6-7 of them, about 1 s of the 6-8 s to the
-    first training step; `experiments/benchmarks/startup.py`). A command calls this once its
-    imports are done. Frozen objects are never walked again, which also keeps forked DataLoader
-    workers from writing to (and so copying) the pages that hold them; the price is the garbage
-    frozen with them (about 10 MB, once). Only start-up is frozen: the first command of a process,
+    config leave hundreds of thousands of long-lived objects, and while the heap grows Python's
+    full collections walk all of them again and again (the cost is measured by
+    `experiments/benchmarks/startup.py`). A command calls this once its imports are done. Frozen
+    objects are never walked again, which also keeps forked DataLoader workers from writing to
+    (and so copying) the pages that hold them; the price is the garbage frozen with them, once.
+    Only start-up is frozen: the first command of a process,
     never a later job of a sweep (that would make an earlier job's garbage immortal), and nothing
     when `train()` and friends are called from Python rather than from a command (a notebook's
     heap stays collectable). `freeze=False` only turns the collector back on (a job that failed
@@ -119,7 +119,7 @@ def user_errors(task: Callable) -> Callable:
 
     @functools.wraps(task)
     def wrapped(cfg):
-        from seqlab.sweeps import in_multirun, record_failure
+        from seqlab.runs.sweeps import in_multirun, record_failure
 
         try:
             return task(cfg)

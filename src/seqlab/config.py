@@ -21,8 +21,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
+from seqlab.data.dataset_readers import ERROR_MODES, READERS
+from seqlab.data.tokenizers import KINDS as TOKENIZER_KINDS
 from seqlab.errors import SeqlabError
-from seqlab.generation.options import DecodingOptions
+from seqlab.generation.options import STRATEGIES, DecodingOptions
 from seqlab.metrics.names import TASK_METRICS
 from seqlab.planning.settings import PlanSettings
 
@@ -153,24 +155,22 @@ TOP_LEVEL = {
     *("name", "seed", "train", "test", "ckpt_path", "resume", "skip_completed", "optimized_metric"),
     *("optimizer", "scheduler", "trainer", "logger", "callbacks"),
 }
-CHOICES = {
-    "tokenizer.kind": ("char", "word", "bpe"),
-    "data.reader": (
-        *("parallel", "tsv", "scan_file", "generator", "text", "hf"),
-        *("babi", "scitldr", "pairs_file"),
-    ),
-    "data.errors": ("strict", "replace"),
-    "task.kind": ("seq2seq", "lm", "denoise"),
-    "task.monitor_mode": ("min", "max"),
-    "model.family": ("seq2seq", "lm"),
-    "decoding.strategy": ("greedy", "sample", "beam"),
-}
 # task.kind → model families that can run it (decoder-only models run seq2seq tasks as prefix LM),
 # and the data formats it reads (denoising pairs each text line, or each pair's target, with itself).
 COMPATIBLE = {
     "lm": (("lm",), ("text",)),
     "seq2seq": (("seq2seq", "lm"), ("pairs",)),
     "denoise": (("seq2seq", "lm"), ("text", "pairs")),
+}
+# Each list lives with the code that acts on it.
+CHOICES = {
+    "tokenizer.kind": TOKENIZER_KINDS,
+    "data.reader": tuple(READERS),
+    "data.errors": ERROR_MODES,
+    "task.kind": tuple(COMPATIBLE),
+    "task.monitor_mode": ("min", "max"),
+    "model.family": ("seq2seq", "lm"),
+    "decoding.strategy": STRATEGIES,
 }
 
 
@@ -307,14 +307,14 @@ def validate(cfg: DictConfig) -> None:
 
 def check_data_options(data: Mapping) -> None:
     """Reader-specific data settings (languages, bAbI tasks, file format), before reading files."""
-    from seqlab.data.datasets import check_options
+    from seqlab.data.dataset_readers import reader_for
 
-    check_options(data)
+    reader_for(data)
 
 
 def check_compatible(plain: Mapping) -> None:
     """task × model × data combinations that can run together."""
-    from seqlab.data.datasets import reader_format
+    from seqlab.data.dataset_readers import reader_format
 
     kind, family = plain["task"]["kind"], plain["model"]["family"]
     if kind not in COMPATIBLE:

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.errors import SeqlabError
-from seqlab.runs import RunFolder
+from seqlab.runs.folder import RunFolder
 
 
 def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
@@ -30,10 +30,10 @@ def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
 
 def evaluate(cfg: DictConfig) -> dict:
     # Imported here so that `seqlab-eval --help` never loads torch or Lightning (seconds).
-    from seqlab.builders import build_datamodule, build_module, build_net, instantiate_trainer
-    from seqlab.callbacks import KeepFreedMemory
-    from seqlab.checkpoints import load_checkpoint, load_weights
-    from seqlab.networks import count_parameters
+    from seqlab.callbacks.host_memory import KeepFreedMemory
+    from seqlab.lit.build import build_datamodule, build_module, build_net, instantiate_trainer
+    from seqlab.models.utils import count_parameters
+    from seqlab.runs.checkpoints import load_checkpoint, load_weights
 
     end_startup()
     if cfg.split not in ("test", "val"):

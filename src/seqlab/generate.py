@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import end_startup, entry_point, quiet, user_errors
 from seqlab.errors import SeqlabError
-from seqlab.model_card import license_notice
+from seqlab.runs.model_card import license_notice
 
 if TYPE_CHECKING:
     from seqlab.generation.text import Hypothesis, TextGenerator
@@ -124,9 +124,9 @@ def main_job(cfg: DictConfig) -> None:
     # Imported here so that `seqlab-generate --help` never loads torch (seconds).
     import torch
 
-    from seqlab.checkpoints import load_checkpoint
     from seqlab.generation.options import DecodingOptions
     from seqlab.generation.text import TextGenerator, load_model
+    from seqlab.runs.checkpoints import load_checkpoint
 
     end_startup()
     quiet(cfg.extras.ignore_warnings)

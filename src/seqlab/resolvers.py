@@ -1,6 +1,6 @@
 """The OmegaConf resolvers conf/ uses, registered on import (every entry point imports this).
 
-Run folders and ids come from ``seqlab.runs``; the checkpoint monitor from ``seqlab.metrics.names``.
+Run folders and ids come from ``seqlab.runs.folder``; the checkpoint monitor from ``seqlab.metrics.names``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.metrics.names import default_monitor, monitor_mode
-from seqlab.runs import job_gpu, run_id_for, run_stamp, sweep_id
+from seqlab.runs.folder import job_gpu, run_id_for, run_stamp, sweep_id
 
 
 def task_monitor(*, _root_: DictConfig) -> str:

@@ -9,8 +9,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import end_startup, entry_point, quiet, user_errors
-from seqlab.resume import resume_args
-from seqlab.runs import RunFolder, finish_loggers
+from seqlab.runs.folder import RunFolder, finish_loggers
+from seqlab.runs.resume import resume_args
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -20,16 +20,16 @@ def train(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from seqlab.builders import build_datamodule, build_module, build_net, build_trainer
-    from seqlab.checkpoints import load_weights
     from seqlab.config import validate
-    from seqlab.model_card import write_model_card
-    from seqlab.networks import count_parameters
-    from seqlab.plan import make_plan
-    from seqlab.planning.report import format_line
-    from seqlab.resume import check_same_tokenizers, previous_run, starting_checkpoint
-    from seqlab.summary import collect_results, optimized_value, print_summary
-    from seqlab.sweeps import relaunch_job_not_sweep
+    from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
+    from seqlab.models.utils import count_parameters
+    from seqlab.planning.format import format_line
+    from seqlab.planning.plan import make_plan
+    from seqlab.runs.checkpoints import load_weights
+    from seqlab.runs.model_card import write_model_card
+    from seqlab.runs.results import collect_results, optimized_value, print_summary
+    from seqlab.runs.resume import check_same_tokenizers, previous_run, starting_checkpoint
+    from seqlab.runs.sweeps import relaunch_job_not_sweep
 
     end_startup()
     validate(cfg)

@@ -30,9 +30,7 @@ def compose_train(out: Path, *overrides: str, data_root: Path, cache_dir: Path) 
     return cfg
 
 
-def train_in_process(
-    out: Path, *overrides: str, data_root: Path, cache_dir: Path
-) -> dict:
+def train_in_process(out: Path, *overrides: str, data_root: Path, cache_dir: Path) -> dict:
     """Train as ``seqlab-train overrides...`` would, in ``out``; returns its results.json."""
     from seqlab.train import train
 

@@ -1,11 +1,8 @@
 """Turn a data config into raw splits: (source, target) examples, or one text stream.
 
-A data config names a `reader` (how files become examples) and, per split, the files to read under the
-data root. Splits a dataset does not ship (validation, test) are carved from train by seeded fractions.
-
-An example is `(source, target)` or `(source, target, extra)`, where `extra` may hold "group" (a label
-such as the bAbI task, for per-group metrics) and "refs" (every reference text, the target included,
-for multi-reference metrics). Extras reach the evaluation texts that `prepare` writes.
+A data config names a `reader` (``seqlab.data.dataset_readers``: how files become examples) and,
+per split, the files to read under the data root. Splits a dataset does not ship (validation,
+test) are carved from train by seeded fractions.
 """
 
 from __future__ import annotations
@@ -17,183 +14,43 @@ from typing import Any
 import numpy as np
 from hydra.utils import instantiate
 
-from seqlab.data import babi, readers, scan, scitldr
+from seqlab.data import scan
+from seqlab.data.dataset_readers import Pairs, Reader, reader_for, reader_format
 from seqlab.data.sources import resolve_file
 from seqlab.errors import SeqlabError
 
-Example = tuple[str, str] | tuple[str, str, dict[str, Any]]  # (source, target[, extra])
-Pairs = list[Example]
 Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str (text readers)
-
-PAIR_READERS = ("parallel", "tsv", "scan_file", "generator", "babi", "scitldr", "pairs_file")
-TEXT_READERS = ("text",)
-READERS = (*PAIR_READERS, *TEXT_READERS, "hf")
 SPLITS = ("train", "val", "test")
-PAIR_FORMATS = ("tsv", "csv", "jsonl")  # data.format of the pairs_file reader
-
-
-def reader_format(data_cfg: Mapping) -> str:
-    """'pairs' or 'text': what the dataset's reader produces."""
-    reader = data_cfg["reader"]
-    if reader not in READERS:
-        raise SeqlabError(
-            f"data.reader={reader!r} is not valid; choose one of {', '.join(READERS)}"
-        )
-    if reader == "hf":
-        return "text" if (data_cfg.get("hf") or {}).get("text_field") else "pairs"
-    return "text" if reader in TEXT_READERS else "pairs"
-
-
-def _required(data_cfg: Mapping, key: str, what: str) -> Any:
-    value = data_cfg.get(key)
-    if value is None or value == "???":
-        raise SeqlabError(
-            f"data.{key} is required for dataset {data_cfg.get('name')!r}; set it to {what}"
-        )
-    return value
-
-
-def tsv_columns(data_cfg: Mapping) -> tuple[int | str, int | str]:
-    """Source and target columns: from `file_langs` and the languages, else from `columns`."""
-    langs = data_cfg.get("file_langs")
-    if not langs:
-        cols = data_cfg.get("columns") or {}
-        return cols.get("src", 0), cols.get("tgt", 1)
-    langs = list(langs)
-    src, tgt = data_cfg.get("src_lang"), data_cfg.get("tgt_lang")
-    for key, lang in (("src_lang", src), ("tgt_lang", tgt)):
-        if lang not in langs:
-            raise SeqlabError(
-                f"data.{key}={lang!r} is not a language of dataset {data_cfg.get('name')!r}; "
-                f"choose one of {', '.join(langs)}"
-            )
-    if src == tgt:
-        raise SeqlabError(
-            f"data.src_lang and data.tgt_lang are both {src!r}; choose two different languages "
-            f"of {', '.join(langs)}"
-        )
-    return langs.index(src), langs.index(tgt)
-
-
-def babi_tasks(data_cfg: Mapping) -> list[int]:
-    """The selected bAbI task numbers: `data.tasks` is `all`, one number or a list of numbers."""
-    names = data_cfg.get("task_names") or {}
-    valid = sorted(int(k) for k in names)
-    tasks = data_cfg.get("tasks", "all")
-    if tasks == "all":
-        return valid
-    chosen = [tasks] if isinstance(tasks, int) else tasks
-    if (
-        not isinstance(chosen, (list, tuple))
-        or not chosen
-        or any(isinstance(t, bool) or t not in valid for t in chosen)
-    ):
-        raise SeqlabError(
-            f"data.tasks={tasks!r} is not valid; choose all or a list of task numbers from "
-            f"{valid[0] if valid else 1} to {valid[-1] if valid else 20}, e.g. data.tasks=[1,2]"
-        )
-    return sorted(set(chosen))
-
-
-def check_options(data_cfg: Mapping) -> None:
-    """Reader-specific settings, checked before any file is read (one-line SeqlabError)."""
-    reader = data_cfg["reader"]
-    reader_format(data_cfg)
-    if reader == "tsv":
-        tsv_columns(data_cfg)
-    elif reader == "babi":
-        babi_tasks(data_cfg)
-    elif reader == "scitldr":
-        targets = data_cfg.get("targets", "first")
-        if targets not in scitldr.TARGETS:
-            raise SeqlabError(
-                f"data.targets={targets!r} is not valid; choose one of {', '.join(scitldr.TARGETS)}"
-            )
-    elif reader == "pairs_file":
-        fmt = _required(data_cfg, "format", f"one of {', '.join(PAIR_FORMATS)}")
-        if fmt not in PAIR_FORMATS:
-            raise SeqlabError(
-                f"data.format={fmt!r} is not valid; choose one of {', '.join(PAIR_FORMATS)}"
-            )
-    if reader in ("pairs_file", "text") and "path" in data_cfg:
-        _required(data_cfg, "path", "your file, e.g. data.path=mydata/train.txt")
-
-
-def _spec_files(data_cfg: Mapping, spec: Any) -> list[str]:
-    """Files that one split's spec names: a path, {src, tgt} paths, or a bAbI per-task pattern."""
-    if spec is None:
-        return []
-    if isinstance(spec, str):
-        if data_cfg["reader"] == "babi":
-            names = {int(k): v for k, v in (data_cfg.get("task_names") or {}).items()}
-            return [spec.format(task=n, name=names[n]) for n in babi_tasks(data_cfg)]
-        return [spec]
-    return [str(v) for v in spec.values()]
 
 
 def split_files(data_cfg: Mapping) -> list[str]:
     """Every file (relative to the data root) that the configured splits read."""
-    files: list[str] = []
-    for spec in (data_cfg.get("splits") or {}).values():
-        files.extend(_spec_files(data_cfg, spec))
-    return files
+    reader = reader_for(data_cfg)
+    return [f for spec in (data_cfg.get("splits") or {}).values() for f in reader.files(spec)]
 
 
-def _path(data_cfg: Mapping, data_root: Path, rel: str) -> Path:
-    source = next((f for f in data_cfg.get("files") or [] if f["path"] == rel), {})
-    return resolve_file(
-        data_root,
-        rel,
-        url=source.get("url"),
-        sha256=source.get("sha256"),
-        decompress=source.get("decompress"),
-    )
+def _locator(data_cfg: Mapping, data_root: Path):
+    """rel path -> local file, downloaded (and checked) when the config gives a URL for it."""
+    sources = {f["path"]: f for f in data_cfg.get("files") or []}
+
+    def locate(rel: str) -> Path:
+        source = sources.get(rel, {})
+        return resolve_file(
+            data_root, rel, url=source.get("url"), sha256=source.get("sha256"),
+            decompress=source.get("decompress"),
+        )  # fmt: skip
+
+    return locate
 
 
-def _read_pairs_file(data_cfg: Mapping, path: Path) -> Pairs:
-    """The user's own file of pairs: tsv / csv columns or jsonl fields."""
-    fmt, errors = data_cfg["format"], data_cfg.get("errors", "strict")
-    header = bool(data_cfg.get("header", False))
-    if fmt == "jsonl":
-        fields = data_cfg.get("fields") or {}
-        return readers.read_jsonl_pairs(
-            path,
-            src_field=fields.get("src", "source"),
-            tgt_field=fields.get("tgt", "target"),
-            errors=errors,
-            group_field=fields.get("group"),
-            refs_field=fields.get("refs"),
-        )
-    cols = data_cfg.get("columns") or {}
-    src, tgt = cols.get("src", 0), cols.get("tgt", 1)
-    if fmt == "csv":
-        return readers.read_csv_pairs(path, src, tgt, errors=errors, header=header)
-    return readers.read_tsv_pairs(path, src, tgt, errors=errors, header=header)
-
-
-def _read_split(data_cfg: Mapping, data_root: Path, name: str, spec: Any) -> Any:
-    reader, errors = data_cfg["reader"], data_cfg.get("errors", "strict")
-    if reader == "parallel":
-        src, tgt = _path(data_cfg, data_root, spec["src"]), _path(data_cfg, data_root, spec["tgt"])
-        return readers.read_parallel(src, tgt, errors=errors)
-    if reader == "babi":  # the selected tasks, trained jointly, each labelled for per-task metrics
-        examples: Pairs = []
-        for n, rel in zip(babi_tasks(data_cfg), _spec_files(data_cfg, spec), strict=True):
-            path = _path(data_cfg, data_root, rel)
-            examples.extend(babi.read_babi(path, group=f"qa{n}", errors=errors))
-        return examples
-    path = _path(data_cfg, data_root, spec)
-    if reader == "tsv":
-        src_col, tgt_col = tsv_columns(data_cfg)
-        return readers.read_tsv_pairs(path, src_col=src_col, tgt_col=tgt_col, errors=errors)
-    if reader == "scitldr":  # evaluation keeps one example per paper, all TL;DRs as references
-        targets = data_cfg.get("targets", "first") if name == "train" else "first"
-        return scitldr.read_scitldr(path, targets=targets, errors=errors)
-    if reader == "pairs_file":
-        return _read_pairs_file(data_cfg, path)
-    if reader == "scan_file":
-        return scan.read_scan_file(path)
-    return readers.read_text(path, errors=errors)
+def _read_files(reader: Reader, data_cfg: Mapping, data_root: Path) -> Splits:
+    specs = data_cfg.get("splits") or {}
+    if specs.get("train") is None:
+        raise SeqlabError(f"data.splits.train is missing for dataset {data_cfg['name']!r}")
+    locate = _locator(data_cfg, data_root)
+    return {
+        name: reader.read(name, spec, locate) for name, spec in specs.items() if spec is not None
+    }
 
 
 def _holdout(items: Pairs, fraction: float, seed: int) -> tuple[Pairs, Pairs]:
@@ -212,19 +69,13 @@ def _tail(text: str, fraction: float) -> tuple[str, str]:
 
 def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
     """Read train/val/test for a data config, carving missing splits from train."""
-    fmt = reader_format(data_cfg)
-    check_options(data_cfg)
-    if data_cfg["reader"] == "generator":
+    reader, fmt = reader_for(data_cfg), reader_format(data_cfg)
+    if reader.name == "generator":
         splits = dict(instantiate(data_cfg["generator"]))
-    elif data_cfg["reader"] == "hf":
+    elif reader.name == "hf":
         splits = _read_hf(data_cfg["hf"], data_root, fmt)
     else:
-        specs = data_cfg.get("splits") or {}
-        if specs.get("train") is None:
-            raise SeqlabError(f"data.splits.train is missing for dataset {data_cfg['name']!r}")
-        splits = {
-            k: _read_split(data_cfg, data_root, k, v) for k, v in specs.items() if v is not None
-        }
+        splits = _read_files(reader, data_cfg, data_root)
     seed = int(data_cfg.get("split_seed", 0))
     for name in ("test", "val"):
         fraction = data_cfg.get(f"{name}_fraction")

@@ -49,7 +49,7 @@ class _CachedData(L.LightningDataModule):
         self.entry: CacheEntry | None = None
         self.tokenizers: dict[str, Tokenizer] = {}
         # (epoch, batches already trained) where the first training pass starts; a resumed run
-        # sets it (seqlab.preemption.ExactResume) to continue mid-epoch with the same batches.
+        # sets it (seqlab.callbacks.exact_resume.ExactResume) to continue mid-epoch with the same batches.
         self.train_start: tuple[int, int] = (0, 0)
 
     def prepare_data(self) -> None:

@@ -107,50 +107,65 @@ def _too_long_policy(cleaning: Mapping) -> str:
     return policy
 
 
+def _pair_tokenizers(src: list[str], tgt: list[str], tok_cfg: Mapping, fixed) -> dict:
+    """Source and target tokenizers fitted on the cleaned training pairs (one shared by default)."""
+    if tok_cfg.get("shared_vocab", True):
+        shared = _fit_or_reuse("src", src + tgt, tok_cfg, fixed)
+        return {"src": shared, "tgt": shared}
+    return {
+        "src": _fit_or_reuse("src", src, tok_cfg, fixed),
+        "tgt": _fit_or_reuse("tgt", tgt, tok_cfg, fixed),
+    }
+
+
+def _truncate(name: str, src_ids: list, tgt_ids: list, cleaning: Mapping, counts: dict):
+    """``too_long=truncate``: every split cut to ``max_len`` tokens a side, cuts counted."""
+    max_len = cleaning.get("max_len")
+    if not max_len or _too_long_policy(cleaning) != "truncate":
+        return src_ids, tgt_ids
+    longest = np.maximum([len(s) for s in src_ids], [len(t) for t in tgt_ids])
+    counts[f"{name}_truncated_too_long"] = int((longest > max_len).sum())
+    return [s[:max_len] for s in src_ids], [t[:max_len] for t in tgt_ids]
+
+
+def _train_filter(src_ids: list, tgt_ids: list, cleaning: Mapping, counts: dict) -> np.ndarray:
+    """Training pairs kept by the length filters (``min_len``; ``max_len`` with ``too_long=drop``,
+    already cut otherwise), drops counted; evaluation splits are never filtered."""
+    src_len = np.array([len(s) for s in src_ids], dtype=np.int64)
+    tgt_len = np.array([len(t) for t in tgt_ids], dtype=np.int64)
+    max_len, min_len = cleaning.get("max_len"), cleaning.get("min_len", 1)
+    short = np.minimum(src_len, tgt_len) < min_len
+    long = np.maximum(src_len, tgt_len) > max_len if max_len else np.zeros_like(short)
+    counts["train_dropped_too_short"] = int(short.sum())
+    counts["train_dropped_too_long"] = int((long & ~short).sum())
+    return ~(short | long)
+
+
 def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
+    """Clean, fit tokenizers on train, encode, cut or filter by length, and write every split."""
     cleaned = {
         name: (_clean([x[0] for x in pairs], cleaning), _clean([x[1] for x in pairs], cleaning))
         for name, pairs in splits.items()
     }
-    src_train, tgt_train = cleaned["train"]
-    if tok_cfg.get("shared_vocab", True):
-        shared = _fit_or_reuse("src", src_train + tgt_train, tok_cfg, fixed)
-        toks = {"src": shared, "tgt": shared}
-    else:
-        toks = {"src": _fit_or_reuse("src", src_train, tok_cfg, fixed)}
-        toks["tgt"] = _fit_or_reuse("tgt", tgt_train, tok_cfg, fixed)
-    counts, max_len, min_len = {}, cleaning.get("max_len"), cleaning.get("min_len", 1)
+    toks = _pair_tokenizers(*cleaned["train"], tok_cfg, fixed)
+    counts: dict[str, int] = {}
     for name, (src, tgt) in cleaned.items():
-        examples = splits[name]  # (source, target[, extra]) as read, for the extras
         src_ids, tgt_ids = toks["src"].encode_batch(src), toks["tgt"].encode_batch(tgt)
-        if max_len and _too_long_policy(cleaning) == "truncate":  # every split, counted
-            longest = np.maximum([len(s) for s in src_ids], [len(t) for t in tgt_ids])
-            src_ids, tgt_ids = [s[:max_len] for s in src_ids], [t[:max_len] for t in tgt_ids]
-            counts[f"{name}_truncated_too_long"] = int((longest > max_len).sum())
-        src_flat, src_off = pack(src_ids)
-        tgt_flat, tgt_off = pack(tgt_ids)
-        keep = np.ones(len(src), dtype=bool)
-        if name == "train":  # evaluation splits are never filtered: every example counts
-            lengths = np.minimum(np.diff(src_off), np.diff(tgt_off))
-            longest = np.maximum(np.diff(src_off), np.diff(tgt_off))
-            short = lengths < min_len
-            long = longest > max_len if max_len else np.zeros_like(short)
-            keep = ~(short | long)
-            counts["train_dropped_too_short"] = int(short.sum())
-            counts["train_dropped_too_long"] = int((long & ~short).sum())
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            src_flat, src_off = pack([src_ids[i] for i in idx])
-            tgt_flat, tgt_off = pack([tgt_ids[i] for i in idx])
-            src, tgt = [src[i] for i in idx], [tgt[i] for i in idx]
-            examples = [examples[i] for i in idx]
-        counts[f"{name}_examples"] = len(src_off) - 1
-        writer.array(f"{name}.src", src_flat)
-        writer.array(f"{name}.src_off", src_off)
-        writer.array(f"{name}.tgt", tgt_flat)
-        writer.array(f"{name}.tgt_off", tgt_off)
+        src_ids, tgt_ids = _truncate(name, src_ids, tgt_ids, cleaning, counts)
+        keep = np.flatnonzero(
+            _train_filter(src_ids, tgt_ids, cleaning, counts)
+            if name == "train"
+            else np.ones(len(src), bool)
+        )
+        for side, ids in (("src", src_ids), ("tgt", tgt_ids)):
+            flat, offsets = pack([ids[i] for i in keep])
+            writer.array(f"{name}.{side}", flat)
+            writer.array(f"{name}.{side}_off", offsets)
+        counts[f"{name}_examples"] = len(keep)
         if name != "train":  # references and sources for metrics and sample logs
-            writer.json(f"{name}.text", _eval_texts(examples, src, tgt, cleaning))
+            examples = [splits[name][i] for i in keep]  # as read, for the extras
+            texts = _eval_texts(examples, [src[i] for i in keep], [tgt[i] for i in keep], cleaning)
+            writer.json(f"{name}.text", texts)
     return toks, counts
 
 

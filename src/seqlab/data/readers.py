@@ -17,7 +17,7 @@ from typing import Any
 
 from seqlab.errors import SeqlabError
 
-_ERROR_MODES = ("strict", "replace")
+ERROR_MODES = ("strict", "replace")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _JSON_LIMITS = {
     RecursionError: "nested too deeply",
@@ -39,8 +39,8 @@ def _decode(path: Path, errors: str) -> str:
     Raises:
         SeqlabError: if the file is missing, empty, or (in strict mode) not valid UTF-8.
     """
-    if errors not in _ERROR_MODES:
-        raise SeqlabError(f"data.errors: expected one of {_ERROR_MODES}, got {errors!r}")
+    if errors not in ERROR_MODES:
+        raise SeqlabError(f"data.errors: expected one of {ERROR_MODES}, got {errors!r}")
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:

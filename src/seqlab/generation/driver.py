@@ -14,13 +14,6 @@ from seqlab.generation.sampling import sample_search
 from seqlab.generation.steppers import is_seq2seq, make_stepper
 
 
-def target_cap(model: nn.Module) -> int | None:
-    """Most target positions an encoder–decoder can decode (Transformer ``max_len``); LMs slide."""
-    return getattr(model, "max_len", None) or getattr(
-        getattr(model, "decoder", None), "max_len", None
-    )
-
-
 @torch.inference_mode()
 def generate(
     model: nn.Module,
@@ -60,7 +53,7 @@ def generate(
             if is_seq2seq(model)
             else torch.full((inputs.size(0),), inputs.size(1), device=inputs.device)
         )
-    cap = target_cap(model) if is_seq2seq(model) else None
+    cap = model.max_target_len if is_seq2seq(model) else None
     max_lens = options.max_lengths(input_lengths.to(inputs.device), cap)
     longest = int(max_lens.max()) if preallocate else None
     stepper = make_stepper(model, inputs, cache=cache, max_new_tokens=longest)

@@ -16,7 +16,9 @@ reference the cached ones are tested against and benchmarked to beat.
 Given ``max_new_tokens``, a cached stepper preallocates the Transformers' self-attention caches
 (``KVBuffer``) once, to the longest the decode can reach: the prompt (or <bos>) plus the budget,
 capped by the context window. Steps then write in place instead of growing the caches with
-``torch.cat``. Models whose ``init_state`` takes no ``capacity`` (GRUs) keep their state as it is.
+``torch.cat``. Recurrent models have no positions to preallocate and ignore the capacity.
+
+Models are driven only through ``seqlab.models.interface`` (``EncoderDecoder``, ``DecoderOnly``).
 
 Decoder-only models past their context (``block_size``) slide the window, as nanoGPT's
 ``generate`` crops its input: once the cache is full, the last ``block_size`` tokens are
@@ -28,13 +30,13 @@ overwritten from position 0 (``GPT.rewind_state``), still without allocating.
 
 from __future__ import annotations
 
-import inspect
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.data.tokenizers import BOS_ID
+from seqlab.models.interface import DecoderOnly, EncoderDecoder
 
 State = dict
 
@@ -54,23 +56,22 @@ def _select(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
 
 
 def is_seq2seq(model: nn.Module) -> bool:
-    """Encoder–decoders expose ``encode``; decoder-only models expose ``prefill``."""
-    return hasattr(model, "encode")
-
-
-def _capacity_kwargs(model: nn.Module, capacity: int | None) -> dict[str, int]:
-    """``{"capacity": n}`` for models that preallocate their caches, else nothing."""
-    init_state = getattr(model, "init_state", None)
-    if capacity is None or init_state is None:
-        return {}
-    return {"capacity": capacity} if "capacity" in inspect.signature(init_state).parameters else {}
+    """Whether ``model`` is an encoder–decoder; otherwise it must be a decoder-only model."""
+    if isinstance(model, EncoderDecoder):
+        return True
+    if isinstance(model, DecoderOnly):
+        return False
+    raise TypeError(
+        f"{type(model).__name__} implements neither seqlab.models.interface.EncoderDecoder nor "
+        "DecoderOnly"
+    )
 
 
 class Seq2SeqStepper:
     """Encoder once, then the decoder's ``step`` from <bos>.
 
     Args:
-        model: ``RNNSeq2Seq`` / ``TransformerSeq2Seq``.
+        model: an ``EncoderDecoder``.
         src: (B, S) source ids, right-padded.
         bos_id: first decoder input.
         max_new_tokens: longest decode, to preallocate the caches for (<bos> and all but the
@@ -89,8 +90,7 @@ class Seq2SeqStepper:
         self.static: set[str] = set()  # state entries a step passes through unchanged
 
     def start(self) -> tuple[Tensor, State]:
-        capacity = _capacity_kwargs(self.model, self.max_new_tokens)
-        state = self.model.init_state(self.model.encode(self.src), **capacity)
+        state = self.model.init_state(self.model.encode(self.src), self.max_new_tokens)
         bos = torch.full((self.src.size(0),), self.bos_id, dtype=torch.long, device=self.src.device)
         return self.step(bos, state)
 
@@ -129,7 +129,7 @@ class LMStepper:
     """Prefills the prompt in one call, then steps through the model's cache.
 
     Args:
-        model: ``GPT`` / ``RNNLM``.
+        model: a ``DecoderOnly`` model.
         prompt: (B, T) prompt ids, T >= 1; prompts in a batch have equal length (the models take
             no padding mask).
         max_new_tokens: longest decode, to preallocate the caches for; None grows them step by
@@ -141,19 +141,18 @@ class LMStepper:
             raise ValueError("a language model needs a prompt of at least one token")
         self.model, self.prompt = model, prompt
         self.max_new_tokens = max_new_tokens
-        self.window = getattr(model, "block_size", None)
+        self.window = model.block_size
 
     def start(self) -> tuple[Tensor, State]:
         # A windowed model (GPT) keeps the tokens behind its cache, to re-prefill when it slides.
         tokens = self.prompt
         if self.window and tokens.size(1) > self.window:
             tokens = tokens[:, -self.window :]
-        cache = None
+        capacity = None
         if self.max_new_tokens is not None:
-            longest = tokens.size(1) + self.max_new_tokens
-            capacity = _capacity_kwargs(self.model, min(longest, self.window or longest))
-            if capacity:
-                cache = self.model.init_state(tokens.size(0), tokens.device, **capacity)
+            capacity = tokens.size(1) + self.max_new_tokens
+            capacity = min(capacity, self.window or capacity)
+        cache = self.model.init_state(tokens.size(0), tokens.device, capacity)
         logits, cache = self.model.prefill(tokens, cache)
         state = {"cache": cache}
         if self.window:

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.checkpoints import load_weights
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, SEP_ID, Tokenizer
 from seqlab.errors import SeqlabError
 from seqlab.generation.driver import generate
 from seqlab.generation.options import DecodingOptions
 from seqlab.generation.steppers import is_seq2seq
-from seqlab.networks import instantiate_net
+from seqlab.models.build import instantiate_net
+from seqlab.runs.checkpoints import load_weights
 
 OVERFLOW_POLICIES = ("truncate", "error")
 
@@ -48,7 +48,7 @@ def load_model(ckpt: dict, path: str) -> tuple[nn.Module, dict[str, Tokenizer], 
     """The network (eval mode, on CPU), tokenizers and run config stored in a checkpoint."""
     config = ckpt["seqlab"]["config"]
     tokenizers = {role: Tokenizer.from_state(s) for role, s in ckpt["seqlab"]["tokenizers"].items()}
-    net = instantiate_net(config["model"], tokenizers)
+    net = instantiate_net(config["model"], tokenizers, PAD_ID)
     load_weights(net, ckpt, path)
     return net.eval(), tokenizers, config
 
@@ -91,10 +91,7 @@ class TextGenerator:
         paired = self.seq2seq or self.prefix
         self.source = tokenizers["src" if paired else "text"]
         self.target = tokenizers["tgt" if paired else "text"]
-        if self.seq2seq:
-            self.context = getattr(getattr(net, "encoder", None), "max_len", None)
-        else:
-            self.context = getattr(net, "block_size", None)
+        self.context = net.max_source_len if self.seq2seq else net.block_size
         if options.strategy == "beam" and 2 * options.beam_size > self.target.vocab_size:
             raise SeqlabError(
                 f"config key 'decoding.beam_size': {options.beam_size} needs a vocabulary of at "

@@ -11,7 +11,19 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
 
 from seqlab.lit.optim import build_optimizer
-from seqlab.model_card import card_facts
+from seqlab.runs.model_card import card_facts
+
+
+def logs_this_step(trainer: L.Trainer | None) -> bool:
+    """Whether this training step's metrics reach the loggers (every ``log_every_n_steps``).
+
+    Logging only then keeps ``self.log`` off the other steps, and with it Lightning's per-call
+    bookkeeping; the loggers receive exactly the same values.
+    """
+    if trainer is None:
+        return True
+    # The property Lightning itself uses to decide (and its LearningRateMonitor too).
+    return bool(trainer.fast_dev_run) or trainer._logger_connector.should_update_logs
 
 
 class SeqlabModule(L.LightningModule):
@@ -43,10 +55,10 @@ class SeqlabModule(L.LightningModule):
         self.run_id = run_id
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Lightning's loop sets `_current_fx_name` before and after every hook it calls, about 46
-        # times a training step. nn.Module's __setattr__ first checks the value against
-        # parameters, buffers and submodules: 2.7 µs a call against 0.2 for a plain attribute,
-        # and the value is only ever a hook's name or None.
+        # Lightning's loop sets `_current_fx_name` before and after every hook it calls, dozens
+        # of times a training step. nn.Module's __setattr__ first checks the value against
+        # parameters, buffers and submodules, and the value is only ever a hook's name or None
+        # (cost: experiments/benchmarks/loop_overhead.py).
         if name == "_current_fx_name":
             object.__setattr__(self, name, value)
         else:

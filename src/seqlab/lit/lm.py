@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
-from seqlab.callbacks import logs_this_step
-from seqlab.lit.base import SeqlabModule
+from seqlab.lit.base import SeqlabModule, logs_this_step
 
 
 class LanguageModelModule(SeqlabModule):

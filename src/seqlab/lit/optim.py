@@ -39,7 +39,7 @@ def build_optimizer(
 
     ``fused: null`` in the optimizer config becomes ``fused=True`` when the optimizer takes that
     argument and PyTorch has the kernel for the parameters' device (one kernel for the whole
-    update instead of several per tensor: 2.5 ms of a 45 ms CPU step of shakespeare_gpt), unless
+    update instead of several per tensor; experiments/benchmarks/README.md), unless
     ``allow_fused`` is False (Lightning refuses gradient clipping with a fused optimizer under
     mixed precision) or ``foreach`` is set.
 

@@ -14,11 +14,10 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
-from seqlab.callbacks import logs_this_step
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.tokenizers import EOS_ID, PAD_ID, Tokenizer
 from seqlab.generation import DecodingOptions
-from seqlab.lit.base import SeqlabModule
+from seqlab.lit.base import SeqlabModule, logs_this_step
 from seqlab.metrics import (
     TEXT_METRICS,
     ExactMatch,
@@ -27,7 +26,7 @@ from seqlab.metrics import (
     exact_match_rows,
     resolve_bleu_tokenizer,
 )
-from seqlab.predictions import gather_rows, write_predictions
+from seqlab.runs.predictions import gather_rows, write_predictions
 
 
 class PairsTaskModule(SeqlabModule):

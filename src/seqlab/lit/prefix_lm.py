@@ -47,7 +47,7 @@ class PrefixLMModule(PairsTaskModule):
         for row in src:
             seq = row[row != PAD_ID].clone()
             seq[-1] = SEP_ID  # the source ends with <sep> here, as in training, not <eos>
-            if getattr(self.net, "block_size", None):
+            if self.net.block_size:
                 seq = seq[-self.net.block_size :]
             states.append(self.net.features(seq[None]).mean(1))
         return torch.cat(states)

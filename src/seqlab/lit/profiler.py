@@ -1,10 +1,9 @@
 """The profiler a Trainer gets when none is configured: Lightning's pass-through one, minus its cost.
 
-Lightning wraps every hook it calls (about 140 a training step with seqlab's callbacks) in
+Lightning wraps every hook it calls (over a hundred a training step with seqlab's callbacks) in
 ``trainer.profiler.profile(name)``. Its default ``PassThroughProfiler`` records nothing, yet its
-``profile`` is a generator context manager: 1.4 µs a call against 0.3 for a shared
-``nullcontext``. With `SeqlabModule`'s plain ``_current_fx_name`` store it saves 0.66 ms of a
-45 ms baby-GPT step (``experiments/benchmarks/loop_overhead.py``).
+``profile`` is a generator context manager, several times the cost of one shared
+``nullcontext`` (measured by ``experiments/benchmarks/loop_overhead.py``).
 """
 
 from __future__ import annotations

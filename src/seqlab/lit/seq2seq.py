@@ -14,23 +14,23 @@ class Seq2SeqModule(PairsTaskModule):
 
     def setup(self, stage: str) -> None:
         """Refuse, in one line, data longer than a Transformer's learned positions."""
-        limit = getattr(getattr(self.net, "encoder", None), "max_len", None)
         datamodule = getattr(self.trainer, "datamodule", None)
-        if not limit or datamodule is None:
+        if datamodule is None:
             return
+        src_limit, tgt_limit = self.net.max_source_len, self.net.max_target_len
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage, ())
         for split in splits:
             src, tgt = datamodule.longest(split)
-            if src > limit:
+            if src_limit and src > src_limit:
                 raise SeqlabError(
                     f"the {split} split has a source of {src} tokens, more than "
-                    f"model.net.max_len={limit}; set task.max_src_len={limit - 1} to keep the "
+                    f"model.net.max_len={src_limit}; set task.max_src_len={src_limit - 1} to keep the "
                     "first tokens (task.keep_src=last: the last ones), or raise model.net.max_len"
                 )
-            if tgt > limit:
+            if tgt_limit and tgt > tgt_limit:
                 raise SeqlabError(
                     f"the {split} split has a target of {tgt} tokens, more than "
-                    f"model.net.max_len={limit}; raise model.net.max_len (or drop long training "
+                    f"model.net.max_len={tgt_limit}; raise model.net.max_len (or drop long training "
                     "pairs with data.cleaning.max_len)"
                 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqlab.models.interface import LanguageModel
 from seqlab.models.transformer import (
     Embeddings,
     KVBuffer,
@@ -12,10 +13,10 @@ from seqlab.models.transformer import (
     cached_length,
     init_gpt2_weights,
 )
-from seqlab.models.utils import causal_mask_with_past, count_parameters, reorder_state
+from seqlab.models.utils import causal_mask_with_past
 
 
-class GPT(nn.Module):
+class GPT(LanguageModel):
     """GPT: learned positions, pre-LN causal blocks, final LayerNorm, (tied) LM head.
 
     Args:
@@ -161,17 +162,3 @@ class GPT(nn.Module):
             )
             new_state[f"k{i}"], new_state[f"v{i}"] = k, v
         return self.lm_head(self.ln_f(x)), new_state
-
-    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """tokens (B,) long -> next-token logits (B, V) and the cache one position longer."""
-        logits, state = self.prefill(tokens.unsqueeze(1), state)
-        return logits.squeeze(1), state
-
-    @staticmethod
-    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of every cache tensor (or ``KVBuffer``, in place)."""
-        return reorder_state(state, index)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
-        return count_parameters(self, exclude_embeddings)

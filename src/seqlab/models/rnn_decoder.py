@@ -59,8 +59,9 @@ class RNNDecoder(nn.Module):
         self.dropout = Dropout(dropout)
         self.output = nn.Linear(hidden_size, vocab_size)
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Builds the decoding state from ``RNNEncoder`` outputs."""
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
+        """Builds the decoding state from ``RNNEncoder`` outputs (a recurrent state has no
+        positions to preallocate: ``capacity`` is ignored)."""
         raise NotImplementedError
 
     def _step(self, emb: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -131,7 +132,7 @@ class PlainDecoder(RNNDecoder):
         self.rnn = recurrent_layers(cell, embed_dim + hidden_size, hidden_size, num_layers, dropout)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
         """State: ``hidden`` (B, L, H) (LSTM: and ``cell``) and ``context`` (B, H)."""
         return {**_recurrent_state(enc), "context": enc["hidden"][:, -1]}
 
@@ -180,7 +181,7 @@ class BahdanauDecoder(RNNDecoder):
         self.cells = nn.ModuleList(recurrent_cell(cell, size, hidden_size) for size in sizes)
         self.readout = nn.Linear(2 * hidden_size + embed_dim, hidden_size)
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
         """State: ``hidden`` (B, L, H) (LSTM: and ``cell``), ``memory`` (B, S, H), ``keys``
         (B, S, H) and ``bias`` (B, S), the additive attention mask (0 or -inf)."""
         mask = attention_mask(enc["src_mask"])
@@ -273,7 +274,7 @@ class LuongDecoder(RNNDecoder):
         self.attention = LuongAttention(hidden_size, hidden_size)
         self.combine = nn.Linear(2 * hidden_size, hidden_size)
 
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
+    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
         """State: ``hidden`` (B, L, H) (LSTM: and ``cell``), ``memory`` (B, S, H), ``keys``
         (B, S, H), ``mask`` (B, S)."""
         return {

@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqlab.models.interface import LanguageModel
 from seqlab.models.rnn_cells import check_cell, from_rnn, recurrent_layers, to_rnn
-from seqlab.models.utils import Dropout, count_parameters, reorder_state
+from seqlab.models.utils import Dropout
 
 
-class RNNLM(nn.Module):
+class RNNLM(LanguageModel):
     """Embedding -> dropout -> GRU or LSTM -> dropout -> linear LM head.
 
     Args:
@@ -59,10 +60,13 @@ class RNNLM(nn.Module):
         return self.lm_head(self.dropout(self.features(idx)))
 
     def init_state(
-        self, batch_size: int, device: torch.device | str | None = None
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        capacity: int | None = None,
     ) -> dict[str, Tensor]:
         """Zero state: ``hidden`` (B, num_layers, hidden_size) (LSTM: and ``cell``), batch-first
-        for beam search."""
+        for beam search; a recurrent state has no positions to preallocate (``capacity``)."""
         weight = self.lm_head.weight
         shape = (batch_size, self.num_layers, self.hidden_size)
         names = ("hidden", "cell") if self.cell == "lstm" else ("hidden",)
@@ -85,17 +89,3 @@ class RNNLM(nn.Module):
             state = self.init_state(idx.size(0), idx.device)
         outputs, final = self.rnn(self.dropout(self.embedding(idx)), to_rnn(state))
         return self.lm_head(self.dropout(outputs)), from_rnn(final)
-
-    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """tokens (B,) long -> next-token logits (B, V) and the new state."""
-        logits, state = self.prefill(tokens.unsqueeze(1), state)
-        return logits.squeeze(1), state
-
-    @staticmethod
-    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of the state."""
-        return reorder_state(state, index)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
-        return count_parameters(self, exclude_embeddings)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
+from seqlab.models.interface import Seq2SeqModel
 from seqlab.models.rnn_cells import check_cell
 from seqlab.models.rnn_decoder import DECODERS
 from seqlab.models.rnn_encoder import RNNEncoder
-from seqlab.models.utils import check_probability, count_parameters, reorder_state
+from seqlab.models.utils import check_probability
 
 
-class RNNSeq2Seq(nn.Module):
+class RNNSeq2Seq(Seq2SeqModel):
     """Recurrent (GRU or LSTM) sequence-to-sequence model.
 
     Args:
@@ -59,11 +60,6 @@ class RNNSeq2Seq(nn.Module):
             tgt_vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id, cell
         )
 
-    def encode(self, src: Tensor, src_lengths: Tensor | None = None) -> dict[str, Tensor]:
-        """src (B, S) -> ``memory`` (B, S, H), ``src_mask`` (B, S) bool, ``hidden`` (B, L, H)
-        (LSTM: and ``cell`` (B, L, H))."""
-        return self.encoder(src, src_lengths)
-
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced (or scheduled-sampling) decoding.
 
@@ -76,20 +72,3 @@ class RNNSeq2Seq(nn.Module):
             (B, T, V_tgt) logits.
         """
         return self.decoder(tgt_in, self.encode(src, src_lengths), self.teacher_forcing_ratio)
-
-    def init_state(self, enc: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Decoding state (all tensors batch-first) from ``encode`` outputs."""
-        return self.decoder.init_state(enc)
-
-    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """tokens (B,) long -> next-token logits (B, V_tgt) and the new state."""
-        return self.decoder.step(tokens, state)
-
-    @staticmethod
-    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of every state tensor."""
-        return reorder_state(state, index)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
-        return count_parameters(self, exclude_embeddings)

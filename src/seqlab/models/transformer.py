@@ -22,7 +22,7 @@ class KVBuffer:
     """A self-attention key or value cache preallocated to the longest decode.
 
     Growing a cache with ``torch.cat`` copies all t cached positions at every step, O(T²) per
-    sequence: about 60 % of a batch-64 GPT decoding step. A buffer is allocated once per decode
+    sequence (most of a GPT decoding step: experiments/benchmarks/generation.py). A buffer is allocated once per decode
     with room for every position it can reach, the new positions are written in place at the
     current length, and attention reads the filled prefix.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from seqlab.models.interface import Seq2SeqModel
 from seqlab.models.transformer import (
     DecoderBlock,
     Embeddings,
@@ -13,7 +14,7 @@ from seqlab.models.transformer import (
     cached_length,
     init_gpt2_weights,
 )
-from seqlab.models.utils import attention_mask, count_parameters, reorder_state
+from seqlab.models.utils import attention_mask
 
 
 def _check_length(length: int, max_len: int, what: str) -> None:
@@ -30,6 +31,7 @@ class TransformerEncoder(nn.Module):
     def __init__(
         self,
         vocab_size: int,
+        *,
         d_model: int,
         n_heads: int,
         n_layers: int,
@@ -49,10 +51,10 @@ class TransformerEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model, bias=bias)
 
-    def forward(self, src: Tensor) -> dict[str, Tensor]:
+    def forward(self, src: Tensor, lengths: Tensor | None = None) -> dict[str, Tensor]:
         """src (B, S) long -> ``memory`` (B, S, d_model), ``src_mask`` (B, S) bool (True = real).
 
-        Only keys are masked, so every query row has something to attend to and no NaN appears;
+        ``lengths`` is not needed (masks come from the pad ids on the device). Only keys are masked, so every query row has something to attend to and no NaN appears;
         memory at pad positions is garbage that the decoder never attends to.
         """
         _check_length(src.size(1), self.max_len, "source")
@@ -73,6 +75,7 @@ class TransformerDecoder(nn.Module):
     def __init__(
         self,
         vocab_size: int,
+        *,
         d_model: int,
         n_heads: int,
         n_layers: int,
@@ -159,7 +162,7 @@ class TransformerDecoder(nn.Module):
         return self.lm_head(self.norm(x)).squeeze(1), new_state
 
 
-class TransformerSeq2Seq(nn.Module):
+class TransformerSeq2Seq(Seq2SeqModel):
     """Pre-LN Transformer encoder-decoder with GELU feed-forward layers.
 
     Args:
@@ -200,20 +203,19 @@ class TransformerSeq2Seq(nn.Module):
     ) -> None:
         super().__init__()
         self.pad_id = pad_id
-        shared = (d_model, n_heads)
-        rest = (d_ff, dropout, max_len, pos_encoding, bias, pad_id)
-        self.encoder = TransformerEncoder(src_vocab_size, *shared, n_encoder_layers, *rest)
-        self.decoder = TransformerDecoder(tgt_vocab_size, *shared, n_decoder_layers, *rest)
+        stack = dict(
+            d_model=d_model, n_heads=n_heads, d_ff=d_ff, dropout=dropout, max_len=max_len,
+            pos_encoding=pos_encoding, bias=bias, pad_id=pad_id,
+        )  # fmt: skip
+        self.encoder = TransformerEncoder(src_vocab_size, n_layers=n_encoder_layers, **stack)
+        self.decoder = TransformerDecoder(tgt_vocab_size, n_layers=n_decoder_layers, **stack)
+        self.max_source_len = self.max_target_len = max_len
         init_gpt2_weights(self.encoder, init_std, max(n_encoder_layers, 1))
         init_gpt2_weights(self.decoder, init_std, n_decoder_layers)
         if tie_embeddings:
             self.decoder.lm_head.weight = self.decoder.embed.token.weight
             if src_vocab_size == tgt_vocab_size:
                 self.encoder.embed.token.weight = self.decoder.embed.token.weight
-
-    def encode(self, src: Tensor) -> dict[str, Tensor]:
-        """src (B, S) long -> ``memory`` (B, S, d_model) and ``src_mask`` (B, S) bool."""
-        return self.encoder(src)
 
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced decoding: src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt).
@@ -222,20 +224,3 @@ class TransformerSeq2Seq(nn.Module):
         attention masks come from the pad ids on the device.
         """
         return self.decoder(tgt_in, self.encode(src))
-
-    def init_state(self, enc: dict[str, Tensor], capacity: int | None = None) -> dict[str, Tensor]:
-        """Decoding state; see ``TransformerDecoder.init_state``."""
-        return self.decoder.init_state(enc, capacity)
-
-    def step(self, tokens: Tensor, state: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """tokens (B,) long -> next-token logits (B, V_tgt) and the new state."""
-        return self.decoder.step(tokens, state)
-
-    @staticmethod
-    def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
-        """Selects batch rows ``index`` (B',) of every state tensor (or ``KVBuffer``, in place)."""
-        return reorder_state(state, index)
-
-    def num_parameters(self, exclude_embeddings: bool = False) -> int:
-        """Parameter count; see ``seqlab.models.utils.count_parameters``."""
-        return count_parameters(self, exclude_embeddings)

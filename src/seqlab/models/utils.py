@@ -6,25 +6,22 @@ import torch
 from torch import Tensor, nn
 
 
-def count_parameters(module: nn.Module, exclude_embeddings: bool = False) -> int:
-    """Counts trainable-or-not parameters, each shared (tied) tensor once.
+def count_parameters(module: nn.Module) -> dict[str, int]:
+    """Total, embedding and non-embedding parameters, as scaling laws count them.
 
-    Args:
-        module: Any model.
-        exclude_embeddings: Leave out the weights of every ``nn.Embedding`` (token and learned
-            positional tables), as in Kaplan et al.'s "non-embedding" count. A tied output
-            projection shares its tensor with the token embedding, so it is left out as well.
+    Every tensor counts once however many modules share it: a table tied between encoder,
+    decoder and output projection is one table. "Embedding" is every ``nn.Embedding``'s weight
+    (token and learned positional tables; Kaplan et al.'s non-embedding count leaves them out).
 
     Returns:
-        The number of scalar parameters.
+        ``{"total": ..., "embedding": ..., "non_embedding": ...}`` in scalar parameters.
     """
-    skip: set[int] = set()
-    if exclude_embeddings:
-        skip = {
-            id(p) for m in module.modules() if isinstance(m, nn.Embedding) for p in m.parameters()
-        }
-    # module.parameters() already yields a tied tensor only once.
-    return sum(p.numel() for p in module.parameters() if id(p) not in skip)
+    total = sum(p.numel() for p in module.parameters())  # parameters() yields a tied tensor once
+    tables = {
+        id(m.weight): m.weight.numel() for m in module.modules() if isinstance(m, nn.Embedding)
+    }
+    embedding = sum(tables.values())
+    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
 
 
 def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
@@ -59,8 +56,8 @@ def attention_mask(src_mask: Tensor) -> Tensor:
 class Dropout(nn.Dropout):
     """``nn.Dropout`` whose float32 CPU masks come from uniform draws (``rand >= p``).
 
-    PyTorch's CPU dropout draws its mask with ``bernoulli_``, which samples about 1.7x slower
-    than ``rand`` (its cost is the random numbers, not the arithmetic); the mask has the same
+    PyTorch's CPU dropout draws its mask with ``bernoulli_``, which samples slower than ``rand``
+    (experiments/benchmarks/dropout.py); the mask has the same
     distribution and the same 1 / (1 - p) scale, from a different random stream. Elsewhere (CUDA's
     fused kernel, half precision, in place) it is ``nn.Dropout``.
     """

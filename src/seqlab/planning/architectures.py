@@ -4,6 +4,9 @@ Shapes are those of a real batch: ``batch`` sequences, ``tgt_len`` decoder (or L
 ``src_len`` encoder positions, all padded. Packed GRU encoders only compute real source tokens,
 so their cost follows ``src_tokens``. Hyperparameters come from the model config's ``net``
 section, with the model class's own defaults for keys the config leaves out.
+
+The Throughput callback's MFU uses the 6N convention instead (``seqlab.callbacks.throughput``
+says why both exist).
 """
 
 from __future__ import annotations
@@ -158,7 +161,7 @@ def rnn_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
     """GRU or LSTM encoder and a decoder without, with Bahdanau or with Luong attention.
 
     With ``attention=none`` the encoder's memory projection runs but feeds nothing, so its
-    backward never runs; counting it as trained puts the estimate 2-3 % high.
+    backward never runs; counting it as trained puts the estimate a little high (tests/unit/test_plan.py).
     """
     b, t, src, n = s.batch, s.tgt_len, s.src_len, s.batch * s.tgt_len
     e, h, p, layers, kind, cell = (

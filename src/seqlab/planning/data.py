@@ -17,7 +17,7 @@ import numpy as np
 
 from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.cache import CacheEntry, lookup
-from seqlab.data.datasets import reader_format
+from seqlab.data.dataset_readers import reader_format
 from seqlab.data.prepare import cache_key, prepare, stored_format
 from seqlab.data.tokenizers import Tokenizer
 from seqlab.planning.architectures import Shapes

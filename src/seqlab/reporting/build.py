@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from seqlab.reporting.runs import Run, collect_runs, last_samples, swept_keys
+from seqlab.reporting.collect import Run, collect_runs, last_samples, swept_keys
 from seqlab.reporting.table import (
     best_score,
     dominant,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.reporting.assets import CSS, JS
+from seqlab.reporting.collect import Run
 from seqlab.reporting.plots import Plot
-from seqlab.reporting.runs import Run
 from seqlab.reporting.table import fmt
 
 # Columns the leaderboard leaves to the provenance section (or folds into the status cell).

@@ -14,8 +14,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from seqlab.reporting.collect import Run
 from seqlab.reporting.metrics import metric_order
-from seqlab.reporting.runs import Run
 
 MAX_LEGEND = 20  # beyond this many runs a legend hides the plot; the table names the runs
 

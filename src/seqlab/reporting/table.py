@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from seqlab.reporting.collect import Run
 from seqlab.reporting.metrics import metric_order
-from seqlab.reporting.runs import Run
 
 FIXED_HEAD = ("run", "status", "error")
 FIXED_TAIL = (

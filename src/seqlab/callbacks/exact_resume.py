@@ -1,0 +1,216 @@
+"""Exact resume after a crash or a preemption, and checkpoints that a crash cannot corrupt.
+
+Lightning restores weights, optimizer, scheduler and loop counters from a checkpoint. For a resumed
+run to end bit for bit where the uninterrupted run ends, `ExactResume` adds:
+
+* the data position: the epoch whose batch order is being trained on and how many of its batches are
+  done; the resumed run's training sampler starts there (the DataModule's `train_start`);
+* randomness as a function of that position: before every training batch the python, numpy and
+  torch generators are reseeded from (seed, epoch, batch, rank), so dropout after a resume is the
+  dropout of the uninterrupted run, whatever ran in between (validation, data-loader start-up);
+* a checkpoint on SIGTERM (cluster preemption, `kill`), written once the current step and its
+  validation are done, then exit code 143;
+* checkpoint files written to a temporary file, flushed to disk and renamed into place
+  (`AtomicCheckpointIO`), and read back with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from seqlab.errors import SeqlabError
+from seqlab.runs.checkpoints import load_checkpoint
+
+log = logging.getLogger(__name__)
+
+SIGTERM_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write to a temporary file beside the target, fsync, then rename: `last.ckpt` is always whole.
+
+    Lightning's own save renames from the system temp folder (a copy, not a rename, when that is
+    another file system) and never flushes to disk. Loads go through `seqlab.runs.checkpoints`:
+    `weights_only=True` and one-line errors that name the file.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a killed process
+            stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            os.close(fd)
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException as e:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise SeqlabError(
+                    f"writing checkpoint {path} failed ({e.strerror or e}); the previous one is "
+                    "kept: free disk space, then continue with resume=<run folder>"
+                ) from None
+            raise
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def load_checkpoint(
+        self, path: str | Path, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        return load_checkpoint(path)
+
+
+def seed_step(seed: int, epoch: int, batch: int, rank: int = 0) -> None:
+    """Seed python, numpy and torch (CPU and every initialized CUDA device) from a position.
+
+    Cheaper than `torch.manual_seed`, which probes every backend on each call.
+    """
+    key = f"{seed}/{epoch}/{batch}/{rank}".encode()
+    value = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+    random.seed(value)
+    np.random.seed(value % 2**32)
+    torch.default_generator.manual_seed(value)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(value)
+
+
+def _lightning_sigterm(trainer: L.Trainer, value: bool) -> None:
+    # Lightning keeps its SIGTERM flag here and checks it between training steps (good) but also
+    # between validation batches (which would leave half-computed validation metrics behind).
+    connector = getattr(trainer, "_signal_connector", None)
+    if connector is not None:
+        connector.received_sigterm = value
+
+
+class ExactResume(L.Callback):
+    """Data position and per-step seeds in every checkpoint; a checkpoint and exit on SIGTERM.
+
+    Args:
+        seed: the run's seed; training randomness is drawn from (seed, epoch, batch, rank).
+        save_on_sigterm: on SIGTERM, finish the current step (and its validation), write
+            `checkpoints/last.ckpt` and exit with code 143; resume with `resume=<run folder>`.
+        atomic_checkpoints: write checkpoints with `AtomicCheckpointIO`.
+    """
+
+    def __init__(
+        self, seed: int = 0, save_on_sigterm: bool = True, atomic_checkpoints: bool = True
+    ):
+        self.seed = int(seed)
+        self.save_on_sigterm, self.atomic_checkpoints = save_on_sigterm, atomic_checkpoints
+        self.epoch, self.batches, self.epoch_done = 0, 0, False
+        self._trainer: L.Trainer | None = None
+        self._sigterm = False
+
+    # --- where the data stands ---------------------------------------------------------------
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
+        io = trainer.strategy.checkpoint_io
+        if self.atomic_checkpoints and type(io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epoch, self.batches, self.epoch_done = trainer.current_epoch, 0, False
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        seed_step(self.seed, trainer.current_epoch, batch_idx, trainer.global_rank)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.batches += 1
+        self.epoch_done = bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training continues: the epoch whose batch order to use and the batches to skip."""
+        if self.epoch_done:
+            return {"epoch": self.epoch + 1, "skip": 0}
+        return {"epoch": self.epoch, "skip": self.batches}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self.epoch, self.batches = int(state_dict["epoch"]), int(state_dict["skip"])
+        self.epoch_done = False
+        datamodule = self._trainer.datamodule if self._trainer else None
+        if datamodule is not None and hasattr(datamodule, "train_start"):
+            datamodule.train_start = (self.epoch, self.batches)
+        elif self.batches:
+            log.warning("the data module cannot skip batches: the resumed epoch restarts")
+
+    # --- SIGTERM -------------------------------------------------------------------------------
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning installed its SIGTERM handler when fit started (and restores the previous one
+        # when fit ends); ours runs first and keeps validation from being cut short.
+        if not self.save_on_sigterm or threading.current_thread() is not threading.main_thread():
+            return
+        lightning_handler = signal.getsignal(signal.SIGTERM)
+
+        def handler(signum, frame) -> None:
+            self._sigterm = True
+            if callable(lightning_handler):
+                lightning_handler(signum, frame)
+            if trainer.validating and not trainer.sanity_checking:
+                _lightning_sigterm(trainer, False)  # raised again when validation ends
+
+        signal.signal(signal.SIGTERM, handler)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._sigterm and not trainer.sanity_checking:
+            _lightning_sigterm(trainer, False)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._sigterm and not trainer.sanity_checking:
+            _lightning_sigterm(trainer, True)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        exception.code = SIGTERM_EXIT_CODE
+        if not self._sigterm:
+            message = "stopped by SIGTERM before training started; nothing to save"
+        else:
+            path = _last_checkpoint_path(trainer)
+            trainer.save_checkpoint(path, weights_only=False)  # full: optimizer, loops, callbacks
+            message = (
+                f"stopped by SIGTERM after step {trainer.global_step}; saved {path}; continue "
+                f"with resume={trainer.default_root_dir}"
+            )
+        if trainer.is_global_zero:
+            print(f"seqlab: {message}", file=sys.stderr, flush=True)
+
+
+def _last_checkpoint_path(trainer: L.Trainer) -> Path:
+    """checkpoints/last.ckpt, recorded as ModelCheckpoint's own "last" so that after a resume it
+    keeps writing that file (instead of a new last-v1.ckpt beside one it does not know)."""
+    callback = trainer.checkpoint_callback
+    folder = getattr(callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
+    path = Path(folder) / "last.ckpt"
+    if callback is not None and getattr(callback, "save_last", False):
+        callback.last_model_path = str(path)
+    return path

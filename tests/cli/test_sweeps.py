@@ -1,0 +1,112 @@
+"""Sweeps, run identity and resume in place, through the real CLI."""
+
+import csv
+import json
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+
+from helpers.cli import run_folders
+
+QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+         "trainer.limit_test_batches=1", "loader.batch_size=16"]  # fmt: skip
+
+
+def summary_rows(outputs):
+    [summary] = outputs.rglob("summary.csv")
+    return list(csv.DictReader(summary.open()))
+
+
+def test_resume_in_place_keeps_the_run_id_and_continues_the_steps(run_cli, tmp_path):
+    run_cli("train", *QUICK, "test=false", "trainer.log_every_n_steps=1")
+    [run] = run_folders(tmp_path / "outputs")
+    first = json.loads((run / "results.json").read_text())
+    run_cli("train", f"resume={run}", "trainer.max_epochs=2")
+    assert run_folders(tmp_path / "outputs") == [run]
+    second = json.loads((run / "results.json").read_text())
+    assert second["run_id"] == first["run_id"] and (first["steps"], second["steps"]) == (3, 6)
+    steps = {
+        int(r["step"]) for r in csv.DictReader((run / "metrics.csv").open()) if r["train/loss"]
+    }
+    assert {0, 1, 2, 3, 4, 5} <= steps  # history of both parts kept
+    assert "trainer.max_epochs=2" in (run / "overrides.txt").read_text()
+    assert len(json.loads((run / "run.json").read_text())["resumed"]) == 1
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["seqlab"]["run_id"] == first["run_id"]
+
+
+def test_resume_without_a_checkpoint_is_one_line(run_cli, tmp_path):
+    proc = run_cli("train", f"resume={tmp_path}", expect=2)
+    assert "not a seqlab run folder" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_grid_sweep_gives_one_folder_and_one_summary_row_per_job(run_cli, tmp_path):
+    run_cli("train", "-m", "model=gru_seq2seq,transformer_seq2seq", "size=tiny",
+            "seed=1,2", *QUICK)  # fmt: skip
+    runs = run_folders(tmp_path / "outputs")
+    assert len(runs) == 4 and len({r.parent for r in runs}) == 1
+    rows = summary_rows(tmp_path / "outputs")
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
+    ids = {json.loads((r / "run.json").read_text())["run_id"] for r in runs}
+    assert len(ids) == 4
+
+
+def test_a_failing_job_is_marked_and_the_others_finish(run_cli, tmp_path):
+    proc = run_cli("train", "-m", "tokenizer.min_freq=1,-1", *QUICK, expect=1)
+    rows = {r["status"]: r for r in summary_rows(tmp_path / "outputs")}
+    assert set(rows) == {"ok", "failed"}
+    assert rows["failed"]["error"] and "\n" not in rows["failed"]["error"]
+    assert "1 failed" in proc.stdout
+
+
+@pytest.mark.slow
+def test_joblib_launcher_runs_jobs_in_worker_processes(run_cli, tmp_path):
+    run_cli("train", "-m", "launcher=joblib", "seed=1,2", *QUICK)
+    runs = run_folders(tmp_path / "outputs")
+    assert len(runs) == 2
+    pids = {json.loads((r / "run.json").read_text())["pid"] for r in runs}
+    assert len(pids) == 2  # two worker processes, not one after the other in the launcher
+
+
+@pytest.mark.slow
+def test_optuna_runs_three_trials_and_gets_the_metric(run_cli, tmp_path):
+    run_cli("train", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
+                   "hydra.sweeper.sampler.n_startup_trials=2", *QUICK)  # fmt: skip
+    assert len(run_folders(tmp_path / "outputs")) == 3
+    best = next((tmp_path / "outputs").rglob("optimization_results.yaml")).read_text()
+    assert "best_value" in best
+
+
+@pytest.mark.slow
+def test_ddp_job_in_a_sweep_makes_no_extra_folders(run_cli, tmp_path):
+    run_cli("train", "-m", "trainer=ddp_cpu", "seed=1", *QUICK)
+    runs = run_folders(tmp_path / "outputs")
+    assert len(runs) == 1 and json.loads((runs[0] / "results.json").read_text())["status"] == "ok"
+    assert not (tmp_path / "outputs" / "runs").exists()
+
+
+def test_slurm_launcher_config_composes():
+    with initialize_config_module("seqlab.conf", version_base="1.3"):
+        cfg = compose(
+            "train", ["launcher=slurm", "paths.output_dir=/tmp/x"], return_hydra_config=True
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.nodes, launcher.gpus_per_node, launcher.timeout_min) == (1, 1, 240)
+    assert "partition" in launcher
+
+
+def test_job_gpu_spreads_sweep_jobs_over_devices():
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from seqlab.runs.folder import job_gpu
+
+    with initialize_config_module("seqlab.conf", version_base="1.3"):
+        cfg = compose("train", ["paths.output_dir=/tmp/x"], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = "MULTIRUN"
+        cfg.hydra.job.num = 3
+    HydraConfig.instance().set_config(cfg)
+    assert [job_gpu(2), job_gpu(4), job_gpu(1)] == [1, 3, 0]

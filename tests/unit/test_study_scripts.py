@@ -1,0 +1,78 @@
+"""The reproduction studies' scoring scripts (experiments/*/): the parts that compute numbers."""
+
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.runs.predictions import write_predictions
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+def load(relative: str):
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, EXPERIMENTS / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rows(pairs):
+    return [
+        {"index": i, "source": "", "references": [r], "hypothesis": h}
+        for i, (h, r) in enumerate(pairs)
+    ]
+
+
+def test_multi30k_scores_both_bleus(tmp_path):
+    score = load("multi30k/score.py")
+    assert score.tokenized("A man's dog, running.") == "a man ' s dog , running ."
+    same = [
+        ("A dog runs on the grass .", "A dog runs on the grass."),
+        ("Two men talk .", "Two men talk."),
+    ]
+    write_predictions(rows(same), tmp_path)
+    s = score.scores(tmp_path)
+    assert s["sentences"] == 2 and s["tokenized_lc_bleu"] == pytest.approx(100)
+    assert s["sacrebleu"] == pytest.approx(100)  # 13a splits the final period too
+    write_predictions(rows([("a cat sleeps", "A dog runs on the grass.")]), tmp_path)
+    assert score.scores(tmp_path)["tokenized_lc_bleu"] == 0
+
+
+def test_scan_exact_match_by_reference_length():
+    by_length = load("scan/by_length.py").by_length
+    table = by_length(rows([("JUMP JUMP", "JUMP JUMP"), ("WALK", "WALK WALK"), ("RUN", "RUN")]))
+    assert table == {1: (1, 1), 2: (1, 2)}
+
+
+def test_scitldr_oracle_picks_the_closest_sentence():
+    baselines = load("scitldr/baselines.py")
+    refs = ["we propose a fast parser for code"]
+    sentences = ["Deep learning is popular.", "We propose a fast code parser.", "Results are good."]
+    assert baselines.oracle_sentence(sentences, refs) == sentences[1]
+    r1, r2, rl = baselines.mean_rouge([refs[0]], [refs])
+    assert r1 == pytest.approx(100) and rl == pytest.approx(100)
+
+
+def test_overlay_smooths_and_tabulates():
+    overlay = load("shakespeare_nanogpt/overlay.py")
+    steps, means = overlay.smoothed({10: 2.0, 20: 4.0, 60: 1.0}, 50)
+    assert steps == [50, 100] and means == [3.0, 1.0]
+    text = overlay.table(
+        {"a": {"train": {}, "val": {250: 2.0}}, "b": {"train": {}, "val": {250: 1.5}}}
+    )
+    assert "| 250 | 2.0000 | 1.5000 |" in text
+
+
+def test_latent_retrieval_and_damage():
+    latent = load("shakespeare_denoise/latent.py")
+    keys = torch.eye(4)
+    assert latent.retrieval(keys, keys + 0.01) == (1.0, 1.0)
+    assert latent.retrieval(keys, keys.flip(0))[0] == 0.0
+    assert latent.delete_chars("hello world", 0.0, random.Random(0)) == "hello world"
+    assert len(latent.delete_chars("hello world", 0.5, random.Random(0))) < 11
+    tags, share = latent.speaker_agreement(torch.tensor([[1.0, 0], [1, 0.1], [0, 1], [0.1, 1]]),
+                                           ["ROMEO:", "JULIET:", "O Romeo", "Wherefore"])  # fmt: skip
+    assert tags == 1.0 and share == 0.5
