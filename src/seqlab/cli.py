@@ -133,11 +133,28 @@ def user_errors(task: Callable) -> Callable:
                 return float("nan")
             if not isinstance(e, SeqlabError) or os.environ.get("SEQLAB_DEBUG"):
                 raise
+            discard_run_folder()
             fail(str(e))
         finally:
             end_startup(freeze=False)  # a job that failed before its imports were done
 
     return wrapped
+
+
+def discard_run_folder() -> None:
+    """A refused single run leaves no folder behind (closing the log Hydra opened in it first)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from seqlab.runs.folder import discard_if_untouched
+
+    if not HydraConfig.initialized():
+        return
+    folder = HydraConfig.get().runtime.output_dir
+    for handler in logging.getLogger().handlers[:]:
+        if isinstance(handler, logging.FileHandler) and handler.baseFilename.startswith(folder):
+            handler.close()
+            logging.getLogger().removeHandler(handler)
+    discard_if_untouched(folder)
 
 
 def quiet(ignore_warnings: bool) -> None:

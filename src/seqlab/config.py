@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,78 @@ CHOICES = {
 }
 
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive(v: Any) -> bool:
+    return _number(v) and v > 0
+
+
+def _fraction(v: Any) -> bool:
+    return _number(v) and 0 <= v < 1
+
+
+# Ranges a key must be in (null is allowed where the schema allows it: it means "unset"). A batch of
+# zero examples would never end an epoch; a negative length would empty every split.
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "loader.batch_size": (_positive, "a positive number of examples per batch"),
+    "loader.eval_batch_size": (_positive, "a positive batch size, or null for loader.batch_size"),
+    "loader.max_tokens": (_positive, "a positive token budget per batch, or null for none"),
+    "loader.bucket_pool": (_positive, "a positive number of batches per pool, or null"),
+    "loader.num_workers": (lambda v: _number(v) and v >= 0, "0 (the main process) or more"),
+    "optimizer.lr": (_positive, "a finite learning rate above 0"),
+    "data.cleaning.min_len": (lambda v: _number(v) and v >= 0, "0 or more tokens"),
+    "data.cleaning.max_len": (_positive, "a positive number of tokens, or null for no limit"),
+    "data.val_fraction": (_fraction, "a fraction in [0, 1)"),
+    "data.test_fraction": (_fraction, "a fraction in [0, 1)"),
+    "task.block_size": (_positive, "a positive context length in tokens"),
+    "task.label_smoothing": (_fraction, "a fraction in [0, 1)"),
+    "trainer.accumulate_grad_batches": (_positive, "a positive number of batches"),
+}
+# Sizes the networks take under these names (each a positive whole number), and the width / heads
+# pairs whose heads must divide the width.
+NET_SIZES = (
+    *("d_model", "n_embd", "embed_dim", "hidden_size", "d_ff", "max_len", "block_size"),
+    *("n_heads", "n_head", "n_layer", "num_layers", "n_encoder_layers", "n_decoder_layers"),
+)
+WIDTH_HEADS = (("d_model", "n_heads"), ("n_embd", "n_head"))
+
+
+def check_ranges(plain: Mapping) -> None:
+    """Values in range and sizes that fit together: types alone let a batch of 0 hang a run."""
+    for dotted, (ok, allowed) in RANGES.items():
+        value: Any = plain
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and not ok(value):
+            raise SeqlabError(f"config key '{dotted}': {value!r} is out of range; use {allowed}")
+    net = plain["model"].get("net") or {}
+    for key in NET_SIZES:
+        if key in net and not (_positive(net[key]) and float(net[key]).is_integer()):
+            raise SeqlabError(
+                f"config key 'model.net.{key}': {net[key]!r} is out of range; use a positive "
+                "whole number (or set size.* for the model's size)"
+            )
+    if "dropout" in net and not _fraction(net["dropout"]):
+        raise SeqlabError(
+            f"config key 'model.net.dropout': {net['dropout']!r} is out of range; use a "
+            "probability in [0, 1)"
+        )
+    for width, heads in WIDTH_HEADS:
+        if width in net and heads in net and net[width] % net[heads]:
+            raise SeqlabError(
+                f"config key 'model.net.{heads}': {net[heads]} heads do not divide the width "
+                f"model.net.{width}={net[width]}; pick a divisor of {net[width]} (size.n_heads)"
+            )
+    cleaning = plain["data"].get("cleaning") or {}
+    if (cleaning.get("max_len") or math.inf) < cleaning.get("min_len", 0):
+        raise SeqlabError(
+            f"config keys 'data.cleaning.min_len' ({cleaning['min_len']}) and 'max_len' "
+            f"({cleaning['max_len']}): no example can be both; lower min_len or raise max_len"
+        )
+
+
 def _one_line(e: OmegaConfBaseException) -> str:
     return str(e).splitlines()[0].strip()
 
@@ -303,6 +376,7 @@ def validate(cfg: DictConfig) -> None:
     for group in ("logger", "callbacks"):
         for name, value in (plain.get(group) or {}).items():
             _check_target(f"{group}.{name}", value)
+    check_ranges(plain)
 
 
 def check_data_options(data: Mapping) -> None:

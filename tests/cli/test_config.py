@@ -96,6 +96,22 @@ def test_size_applies_to_every_architecture(size, model):
         (["task=lm", "model=gpt"], "needs text data, but dataset 'scan' gives pairs"),
         (["model.compile=yes"], "config key 'model.compile': expected true, false or a mapping"),
         (["model.compile={mod: default}"], "'model.compile.mod' is not a torch.compile argument"),
+        (["loader.batch_size=0"], "'loader.batch_size': 0 is out of range"),
+        (["loader.batch_size=-4"], "'loader.batch_size': -4 is out of range"),
+        (["loader.max_tokens=0"], "'loader.max_tokens': 0 is out of range"),
+        (["loader.eval_batch_size=0"], "'loader.eval_batch_size': 0 is out of range"),
+        (["experiment=shakespeare_gpt", "loader.batch_size=0"], "'loader.batch_size': 0"),
+        (["optimizer.lr=nan"], "'optimizer.lr': nan is out of range"),
+        (["optimizer.lr=0"], "'optimizer.lr': 0 is out of range"),
+        (["optimizer.lr=-1e-3"], "'optimizer.lr': -0.001 is out of range"),
+        (["data.cleaning.max_len=0"], "'data.cleaning.max_len': 0 is out of range"),
+        (["data.cleaning.max_len=-1"], "'data.cleaning.max_len': -1 is out of range"),
+        (["data.cleaning.min_len=9", "data.cleaning.max_len=4"], "no example can be both"),
+        (["size.dropout=1.0"], "'model.net.dropout': 1.0 is out of range"),
+        (["size.d_model=0"], "'model.net.embed_dim': 0 is out of range"),
+        (["model=transformer_seq2seq", "model.net.n_heads=3"], "3 heads do not divide"),
+        (["experiment=shakespeare_gpt", "model.net.n_head=5"], "'model.net.n_head': 5 heads"),
+        (["task.label_smoothing=1"], "'task.label_smoothing': 1 is out of range"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_key(overrides, message):
@@ -140,6 +156,14 @@ def test_bad_value_from_the_cli_is_one_line(run_cli):
     assert proc.stderr.strip() == (
         "seqlab: error: config key 'tokenizer.kind': 'spm' is not valid; choose one of char, word, bpe"
     )
+
+
+def test_a_refused_config_leaves_no_run_folder(run_cli, tmp_path):
+    """A batch of zero examples would never end an epoch: refused in one line, before any work,
+    and the folder Hydra made for the run is gone."""
+    proc = run_cli("train", "loader.batch_size=0", expect=2)
+    assert proc.stderr.strip().count("\n") == 0 and "'loader.batch_size'" in proc.stderr
+    assert not [p for p in (tmp_path / "outputs").rglob("*") if p.is_file()]
 
 
 def test_configs_are_packaged_with_the_code():

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -100,6 +101,27 @@ def write_json(path: Path, value: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(value, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def discard_if_untouched(path: str | Path) -> bool:
+    """Remove a run folder that holds only what Hydra wrote before the job refused its config.
+
+    A refused command must leave nothing to mistake for a run; a folder with any file of the job's
+    own (a resumed run, a checkpoint, a non-empty log) is kept.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    for item in path.rglob("*"):
+        hydra_record = item.relative_to(path).parts[0] == ".hydra"
+        if (
+            item.is_file()
+            and not hydra_record
+            and not (item.suffix == ".log" and not item.stat().st_size)
+        ):
+            return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
 
 
 def finish_loggers() -> None:
