@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import hydra
@@ -29,7 +28,7 @@ def train(cfg: DictConfig) -> float | None:
     from seqlab.runs.model_card import write_model_card
     from seqlab.runs.results import collect_results, optimized_value, print_summary
     from seqlab.runs.resume import check_same_tokenizers, previous_run, starting_checkpoint
-    from seqlab.runs.sweeps import relaunch_job_not_sweep
+    from seqlab.runs.sweeps import job_command, relaunch_job_not_sweep, typed_command
 
     end_startup()
     validate(cfg)
@@ -44,7 +43,9 @@ def train(cfg: DictConfig) -> float | None:
         return optimized_value(done, cfg.optimized_metric)
     start, ckpt = starting_checkpoint(cfg, resume)
     if rank_zero_only.rank == 0:
-        run.write_provenance(cfg, overrides, sys.argv, resumed=bool(resume))
+        run.write_provenance(
+            cfg, overrides, job_command(), resumed=bool(resume), typed=typed_command()
+        )
 
     fixed = ckpt["seqlab"]["tokenizers"] if ckpt and not resume else None  # fine-tuning
     datamodule = build_datamodule(cfg, fixed)

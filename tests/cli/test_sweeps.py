@@ -48,8 +48,14 @@ def test_grid_sweep_gives_one_folder_and_one_summary_row_per_job(run_cli, tmp_pa
     assert len(runs) == 4 and len({r.parent for r in runs}) == 1
     rows = summary_rows(tmp_path / "outputs")
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
-    ids = {json.loads((r / "run.json").read_text())["run_id"] for r in runs}
-    assert len(ids) == 4
+    records = [json.loads((r / "run.json").read_text()) for r in runs]
+    assert len({r["run_id"] for r in records}) == 4
+    for run, record in zip(
+        runs, records, strict=True
+    ):  # each job's own command, not the one before
+        overrides = (run / "overrides.txt").read_text().split()
+        assert record["command"][1:] == overrides
+        assert "-m" in record["sweep_command"] and "seed=1,2" in record["sweep_command"]
 
 
 def test_a_failing_job_is_marked_and_the_others_finish(run_cli, tmp_path):

@@ -83,9 +83,11 @@ def _process_like(cwd: Path, env: dict, argv: list[str], stdin: str):
     """This process, for one command, as a new one would be: argv, environment, folder, stdin,
     a fresh run stamp and Hydra state; everything restored afterwards."""
     import seqlab.runs.folder as folder
+    import seqlab.runs.sweeps as sweeps
 
     saved = (sys.argv, dict(os.environ), os.getcwd(), sys.stdin, folder._STAMP)
     sys.argv, sys.stdin, folder._STAMP = argv, io.StringIO(stdin), None
+    sweeps._TYPED_ARGV = None
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
@@ -96,6 +98,7 @@ def _process_like(cwd: Path, env: dict, argv: list[str], stdin: str):
         GlobalHydra.instance().clear()
         urllib.request.install_opener(None)  # its proxies were read from the command's environment
         sys.argv, sys.stdin, folder._STAMP = saved[0], saved[3], saved[4]
+        sweeps._TYPED_ARGV = None
         os.environ.clear()
         os.environ.update(saved[1])
         os.chdir(saved[2])

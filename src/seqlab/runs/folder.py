@@ -140,14 +140,21 @@ class RunFolder:
         self.run_id = run_id_for(self.path)
 
     def write_provenance(
-        self, cfg: DictConfig, overrides: list[str], command: list[str], resumed: bool = False
+        self,
+        cfg: DictConfig,
+        overrides: list[str],
+        command: list[str],
+        resumed: bool = False,
+        typed: list[str] | None = None,
     ) -> None:
         """Config, overrides, git state and environment; a resume appends, never erases.
+
+        ``command`` re-runs this run alone; ``typed`` (kept when it differs: a sweep) is what was typed.
 
         Secrets (see `seqlab.runs.redaction`) are replaced by `<redacted>` in everything written here.
         """
         try:
-            self._write_provenance(cfg, overrides, command, resumed)
+            self._write_provenance(cfg, overrides, command, resumed, typed or command)
         except OSError as e:
             raise SeqlabError(
                 f"cannot write the run folder {self.path} ({e.strerror or e}); free disk space or "
@@ -155,11 +162,16 @@ class RunFolder:
             ) from None
 
     def _write_provenance(
-        self, cfg: DictConfig, overrides: list[str], command: list[str], resumed: bool
+        self,
+        cfg: DictConfig,
+        overrides: list[str],
+        command: list[str],
+        resumed: bool,
+        typed: list[str],
     ) -> None:
         plain = redact(OmegaConf.to_container(cfg, resolve=True))
         (self.path / "config.yaml").write_text(OmegaConf.to_yaml(plain), encoding="utf-8")
-        overrides, command = redact(list(overrides)), redact(list(command))
+        overrides, command, typed = redact(list(overrides)), redact(list(command)), redact(typed)
         lines = "\n".join(overrides) + "\n"
         with (self.path / "overrides.txt").open("a" if resumed else "w", encoding="utf-8") as f:
             f.write(f"# resumed {time.strftime('%FT%T%z')}\n{lines}" if resumed else lines)
@@ -171,6 +183,7 @@ class RunFolder:
         record = {
             "run_id": self.run_id,
             "command": command,
+            **({"sweep_command": typed} if typed != command else {}),
             "started": now,
             "pid": os.getpid(),
             "host": platform.node(),

@@ -94,6 +94,21 @@ def earlier_attempt(folder: Path, overrides: list[str]) -> str | None:
     return None
 
 
+_TYPED_ARGV: list[str] | None = None  # the command as typed, before a job rewrote sys.argv
+
+
+def job_command() -> list[str]:
+    """The command that re-runs this one job: in a multirun, the program and the job's overrides."""
+    if not in_multirun():
+        return list(sys.argv)
+    return [sys.argv[0], *HydraConfig.get().overrides.task]
+
+
+def typed_command() -> list[str]:
+    """The command line the user typed (the whole sweep in a multirun)."""
+    return list(_TYPED_ARGV or sys.argv)
+
+
 def relaunch_job_not_sweep() -> None:
     """Make Lightning's DDP children re-run this one job in this job's folder.
 
@@ -101,10 +116,12 @@ def relaunch_job_not_sweep() -> None:
     In a multirun, argv holds the whole sweep (`-m`, comma lists) and run.dir is not the job's
     folder, so children would start sweeps of their own in new folders. Point both at the job.
     """
+    global _TYPED_ARGV
     if not in_multirun():
         return
+    _TYPED_ARGV = _TYPED_ARGV or list(sys.argv)
     hydra_cfg = HydraConfig.get()
-    sys.argv = [sys.argv[0], *hydra_cfg.overrides.task]
+    sys.argv = job_command()
     with read_write(hydra_cfg.run):
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
 
