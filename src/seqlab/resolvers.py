@@ -16,6 +16,18 @@ def task_monitor(*, _root_: DictConfig) -> str:
     return default_monitor(_root_.task, _root_.get("data") or {})
 
 
+def run_tags(*, _root_: DictConfig) -> list[str]:
+    """``${run_tags:}``: ``task:…``, ``model:…``, ``data:…`` and the size and experiment options
+    picked (where a Hydra run picked them): what dashboards filter and group runs by."""
+    from hydra.core.hydra_config import HydraConfig
+
+    tags = [f"{part}:{_root_[part].name}" for part in ("task", "model", "data")]
+    if HydraConfig.initialized():
+        choices = HydraConfig.get().runtime.choices
+        tags += [f"{g}:{choices[g]}" for g in ("size", "experiment") if choices.get(g)]
+    return tags
+
+
 def optuna_direction(mode: str) -> str:
     """``${optuna_direction:${task.monitor_mode}}``: Optuna's word for a monitor mode."""
     return "minimize" if mode == "min" else "maximize"
@@ -29,5 +41,6 @@ for _name, _resolver in {
     "task_monitor": task_monitor,
     "monitor_mode": monitor_mode,
     "optuna_direction": optuna_direction,
+    "run_tags": run_tags,
 }.items():
     OmegaConf.register_new_resolver(_name, _resolver, replace=True)

@@ -21,6 +21,7 @@ def train(cfg: DictConfig) -> float | None:
 
     from seqlab.config import validate
     from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
+    from seqlab.lit.loggers import final_metric_names, final_scores, log_final, log_run_config
     from seqlab.models.utils import count_parameters
     from seqlab.planning.format import format_line
     from seqlab.planning.plan import make_plan
@@ -66,6 +67,9 @@ def train(cfg: DictConfig) -> float | None:
     if rank_zero_only.rank == 0:
         run.write_tokenizers(datamodule.tokenizer_states())
     trainer = build_trainer(cfg)
+    scores = final_metric_names(cfg.task.monitor)
+    if rank_zero_only.rank == 0:
+        log_run_config(trainer.loggers, run.dashboard_params(module.run_config), scores)
     relaunch_job_not_sweep()
     metrics = {}
     if cfg.train:
@@ -85,6 +89,7 @@ def train(cfg: DictConfig) -> float | None:
         if getattr(module, "metric_signatures", None):  # sacreBLEU's: how BLEU/chrF were computed
             results["metric_signatures"] = module.metric_signatures
         run.write_results(results)
+        log_final(trainer.loggers, final_scores(results, scores), trainer.global_step)
         write_model_card(run.path, module.run_config, results)
         print_summary(results, getattr(module, "samples", None))
     finish_loggers()

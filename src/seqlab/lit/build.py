@@ -16,6 +16,7 @@ from seqlab.data.prepare import LAYOUTS
 from seqlab.data.tokenizers import PAD_ID, Tokenizer
 from seqlab.lit.base import SeqlabModule
 from seqlab.lit.lm import LanguageModelModule
+from seqlab.lit.loggers import with_metrics_csv
 from seqlab.lit.prefix_lm import PrefixLMModule
 from seqlab.lit.profiler import NoProfiler
 from seqlab.lit.seq2seq import Seq2SeqModule
@@ -93,6 +94,8 @@ def build_trainer(
     """The run's trainer with its loggers and configured callbacks (benchmarks: minus the ones
     named in ``without``, plus ``extra_callbacks``, with Trainer arguments ``overrides``)."""
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    if cfg.get("logger") is not None and cfg.paths.get("output_dir"):
+        loggers = with_metrics_csv(loggers, cfg.paths.output_dir)
     # enable_progress_bar false: Lightning refuses a bar callback.
     bar = overrides.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True))
     callbacks = [

@@ -1,8 +1,12 @@
-"""Logger variants that keep what a run already wrote, so a resumed run continues its files."""
+"""What every logger of a run receives (metrics.csv always, the config and the final scores), and a
+CSV logger that keeps what a run already wrote, so a resumed run continues its files."""
 
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
@@ -33,3 +37,55 @@ class CSVLogger(_LightningCSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+def with_metrics_csv(loggers: list, output_dir: str | Path) -> list:
+    """``loggers`` plus metrics.csv in the run folder when none writes it: seqlab-report draws its
+    learning curves from that file, whichever dashboards a run also streams to."""
+    if any(isinstance(lg, _LightningCSVLogger) for lg in loggers):
+        return loggers
+    return [CSVLogger(save_dir=str(output_dir), name="", version=""), *loggers]
+
+
+def final_metric_names(monitor: str) -> list[str]:
+    """The scores a dashboard's run table shows: the best validation score (the checkpoint's) and
+    the same metric and the loss on the test split."""
+    test = f"test/{monitor.split('/', 1)[-1]}"
+    return list(dict.fromkeys([f"best/{monitor}", test, "test/loss"]))
+
+
+def final_scores(results: Mapping, names: list[str]) -> dict[str, float]:
+    """Those scores from a run's results.json, where the run has them."""
+    found = {**results.get("metrics", {})}
+    best = results.get("best") or {}
+    if best.get("score") is not None:
+        found[f"best/{best['monitor']}"] = best["score"]
+    return {name: float(found[name]) for name in names if found.get(name) is not None}
+
+
+def log_run_config(loggers: list, params: Mapping, metric_names: list[str]) -> None:
+    """Send the (redacted, flattened) config to every dashboard once per run (again on resume).
+
+    TensorBoard's HPARAMS table fills its metric columns from scalars logged under the names given
+    with the hyperparameters, so the final scores are declared here and logged by ``log_final``.
+    """
+    for lg in loggers:
+        if isinstance(lg, _LightningCSVLogger):
+            continue  # config.yaml is the run folder's record
+        if type(lg).__name__ == "TensorBoardLogger":
+            lg.log_hyperparams(dict(params), {name: math.nan for name in metric_names})
+        else:
+            lg.log_hyperparams(dict(params))
+
+
+def log_final(loggers: list, scores: Mapping[str, float], step: int) -> None:
+    """The run's best and test scores: TensorBoard's HPARAMS columns, W&B's run summary (test
+    scores reached every logger already, as the test loop logged them)."""
+    best = {k: v for k, v in scores.items() if k.startswith("best/")}
+    for lg in loggers:
+        if isinstance(lg, _LightningCSVLogger):
+            continue
+        if best:
+            lg.log_metrics(best, step=step)
+        if type(lg).__name__ == "WandbLogger":
+            lg.experiment.summary.update(dict(scores))

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,21 @@ def finish_loggers() -> None:
         wandb.finish()
 
 
+def flatten(value: Mapping, prefix: str = "") -> dict[str, Any]:
+    """Nested config → ``{"optimizer.lr": 0.002, ...}``; lists become text (dashboards filter on
+    scalars)."""
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping):
+            flat.update(flatten(item, f"{name}."))
+        elif isinstance(item, (list, tuple)):
+            flat[name] = str(list(item))
+        else:
+            flat[name] = item
+    return flat
+
+
 class RunFolder:
     """The files a run leaves behind, beside Hydra's own `.hydra/`."""
 
@@ -195,6 +211,17 @@ class RunFolder:
         write_json(self.path / "run.json", record)
         for path in [*(self.path / ".hydra").glob("*.yaml"), *_sweep_records()]:
             redact_yaml_file(path)  # Hydra wrote these before the job started
+
+    def dashboard_params(self, config: Mapping) -> dict[str, Any]:
+        """The redacted config, flattened, with the run's id and code version: what dashboards
+        filter and group runs by."""
+        git = json.loads((self.path / "git.json").read_text(encoding="utf-8"))
+        return {
+            **flatten(config),
+            "run.id": self.run_id,
+            "run.git_commit": git.get("commit"),
+            "run.git_dirty": git.get("dirty"),
+        }
 
     def write_tokenizers(self, states: dict[str, dict]) -> None:
         """The fitted tokenizers (role → HF JSON), the same ones every checkpoint carries."""

@@ -1,0 +1,35 @@
+"""What a run sends to TensorBoard and W&B, read back with their own readers."""
+
+import json
+
+from helpers.cli import QUICK, run_folders
+from helpers.dashboards import tensorboard_hparams, wandb_run
+
+
+def test_config_and_final_scores_reach_tensorboard_and_wandb(run_cli, tmp_path):
+    """Dashboards can filter, group and compare runs by their settings: the config arrives as
+    hyperparameters, the best and test scores fill TensorBoard's HPARAMS columns and W&B's summary,
+    and metrics.csv is written even when no CSV logger was chosen (seqlab-report reads it)."""
+    run_cli("train", *QUICK, "logger=many", "~logger.csv", "optimizer.lr=0.003")
+    [run] = run_folders(tmp_path / "outputs")
+    results = json.loads((run / "results.json").read_text())
+    git = json.loads((run / "git.json").read_text())
+    best = {"best/val/exact_match": results["best"]["score"]}
+    assert (run / "metrics.csv").is_file()
+
+    hparams, columns, last = tensorboard_hparams(run / "tensorboard")
+    assert hparams["optimizer.lr"] == 0.003 and hparams["model.name"] == "gru_seq2seq"
+    assert hparams["run.id"] == results["run_id"] and hparams["run.git_commit"] == (
+        git["commit"] or "None"
+    )
+    assert columns == ["best/val/exact_match", "test/exact_match", "test/loss"]
+    assert last == {**best, **{k: results["metrics"][k] for k in columns[1:]}}
+
+    wandb = wandb_run(run)
+    assert wandb["id"] == results["run_id"] and wandb["job_type"] == "train"
+    assert {"task:translation", "model:gru_seq2seq", "data:scan", "size:tiny"} <= set(wandb["tags"])
+    assert (
+        wandb["config"]["optimizer.lr"] == 0.003 and wandb["config"]["run.id"] == results["run_id"]
+    )
+    assert wandb["summary"]["best/val/exact_match"] == results["best"]["score"]
+    assert wandb["summary"]["test/loss"] == results["metrics"]["test/loss"]
