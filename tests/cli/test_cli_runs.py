@@ -64,3 +64,23 @@ def test_model_compile_option_trains(run_cli, tmp_path):
     )  # fmt: skip
     [run] = run_folders(tmp_path / "outputs")
     assert json.loads((run / "results.json").read_text())["steps"] == 3
+
+
+def test_lightning_load_from_checkpoint_rebuilds_the_module(run_cli, tmp_path):
+    """Lightning's own API loads a seqlab checkpoint: same class, same weights, same run id."""
+    import torch
+
+    from seqlab.errors import SeqlabError
+    from seqlab.lit.lm import LanguageModelModule
+    from seqlab.lit.seq2seq import Seq2SeqModule
+
+    run_cli("train", *QUICK, "test=false")
+    [run] = run_folders(tmp_path / "outputs")
+    path = run / "checkpoints" / "best.ckpt"
+    module = Seq2SeqModule.load_from_checkpoint(path)
+    saved = torch.load(path, weights_only=True)["state_dict"]
+    assert module.state_dict().keys() == saved.keys()
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in saved.items())
+    assert module.run_id == json.loads((run / "run.json").read_text())["run_id"]
+    with pytest.raises(SeqlabError, match="holds a Seq2SeqModule, not a LanguageModelModule"):
+        LanguageModelModule.load_from_checkpoint(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -124,6 +125,34 @@ class SeqlabModule(L.LightningModule):
             torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: str | Path, map_location: Any = None, **_: Any
+    ) -> SeqlabModule:
+        """Lightning's loader, fed by what every seqlab checkpoint carries (config, tokenizers,
+        weights): the module is rebuilt as seqlab-train built it, no pickled hyperparameters."""
+        from omegaconf import OmegaConf
+
+        from seqlab.data.tokenizers import PAD_ID, Tokenizer
+        from seqlab.errors import SeqlabError
+        from seqlab.lit.build import build_module
+        from seqlab.models.build import instantiate_net
+        from seqlab.runs.checkpoints import load_checkpoint, load_weights
+
+        ckpt = load_checkpoint(checkpoint_path)
+        stored = ckpt["seqlab"]
+        states = stored["tokenizers"]
+        tokenizers = {role: Tokenizer.from_state(state) for role, state in states.items()}
+        net = instantiate_net(stored["config"]["model"], tokenizers, PAD_ID)
+        load_weights(net, ckpt, str(checkpoint_path))
+        module = build_module(OmegaConf.create(stored["config"]), states, net, stored.get("run_id"))
+        if not isinstance(module, cls):
+            raise SeqlabError(
+                f"checkpoint {checkpoint_path} holds a {type(module).__name__}, not a "
+                f"{cls.__name__}; load it with {type(module).__name__}.load_from_checkpoint"
+            )
+        return module.to(map_location) if isinstance(map_location, (str, torch.device)) else module
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.
