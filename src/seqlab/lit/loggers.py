@@ -7,10 +7,14 @@ import csv
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
+from lightning.pytorch.loggers import MLFlowLogger as _LightningMLFlowLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+RUN_ID_TAG = "seqlab.run_id"
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -89,3 +93,58 @@ def log_final(loggers: list, scores: Mapping[str, float], step: int) -> None:
             lg.log_metrics(best, step=step)
         if type(lg).__name__ == "WandbLogger":
             lg.experiment.summary.update(dict(scores))
+        if isinstance(
+            lg, _LightningMLFlowLogger
+        ):  # MLflow's run table shows each metric's last value
+            lg.log_metrics({k: v for k, v in scores.items() if k not in best}, step=step)
+
+
+class MLFlowLogger(_LightningMLFlowLogger):
+    """Lightning's MLflow logger, keyed by the seqlab run id: a resumed run continues its MLflow
+    run (found by its ``seqlab.run_id`` tag) instead of starting a second one.
+
+    Args:
+        seqlab_run_id: the run's id, kept as a tag and looked up on resume.
+        sweep_id: the sweep's id (tag ``seqlab.sweep_id``: MLflow's way to group a sweep's runs).
+        tags: further tags (``run_tags``: task, model, data, size, experiment).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        seqlab_run_id: str,
+        sweep_id: str | None = None,
+        tags: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if tags is not None and not isinstance(tags, Mapping):  # run_tags' "key:value" strings
+            tags = dict(str(tag).partition(":")[::2] for tag in tags)
+        tags = {**(tags or {}), RUN_ID_TAG: seqlab_run_id}
+        if sweep_id:
+            tags["seqlab.sweep_id"] = sweep_id
+        super().__init__(*args, tags=tags, **kwargs)
+        self._seqlab_run_id = seqlab_run_id
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> Any:
+        if not self._initialized and self._run_id is None:
+            self._run_id = self._existing_run_id()
+        return super().experiment
+
+    def _existing_run_id(self) -> str | None:
+        import mlflow
+
+        mlflow.set_tracking_uri(self._tracking_uri)
+        found = self._mlflow_client.get_experiment_by_name(self._experiment_name)
+        if found is None:
+            return None
+        runs = self._mlflow_client.search_runs(
+            [found.experiment_id], f"tags.`{RUN_ID_TAG}` = '{self._seqlab_run_id}'", max_results=1
+        )
+        return runs[0].info.run_id if runs else None
+
+    def log_hyperparams(self, params: Any) -> None:
+        # MLflow refuses to change a logged parameter: on resume, the first value stays.
+        logged = self.experiment.get_run(self.run_id).data.params
+        super().log_hyperparams({k: v for k, v in dict(params).items() if k not in logged})
