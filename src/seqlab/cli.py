@@ -55,6 +55,9 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+SIGINT_EXIT_CODE = 130  # what a shell reports for a process ended by Ctrl-C
+
+
 def entry_point(
     hydra_main: Callable[[], object], rewrite: Callable[[list[str]], list[str]] | None = None
 ) -> Callable[[], None]:
@@ -72,6 +75,9 @@ def entry_point(
             _collector_held = True
         try:
             _main()
+        except KeyboardInterrupt:  # outside training (which saves on Ctrl-C): start-up, testing
+            print("\nseqlab: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+            sys.exit(SIGINT_EXIT_CODE)
         finally:
             end_startup(freeze=False)
 

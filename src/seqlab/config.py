@@ -443,7 +443,9 @@ def check_group_overrides(args: list[str], conf_dir: Path = CONF_DIR) -> None:
         if not folder.is_dir() or value.startswith(("glob(", "choice(", "range(", "interval(")):
             continue
         options = sorted(p.stem for p in folder.glob("*.yaml"))
-        for option in value.replace("[", ",").replace("]", ",").split(","):  # a,b (sweep), [a,b] (both)
+        for option in (
+            value.replace("[", ",").replace("]", ",").split(",")
+        ):  # a,b (sweep), [a,b] (both)
             option = option.strip().strip("'\"")
             if option in ("null", "") or option in options:
                 continue

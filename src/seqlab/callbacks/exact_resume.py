@@ -40,6 +40,7 @@ from seqlab.runs.checkpoints import load_checkpoint
 log = logging.getLogger(__name__)
 
 SIGTERM_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
+SIGINT_EXIT_CODE = 128 + signal.SIGINT  # ... and by Ctrl-C
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -126,6 +127,7 @@ class ExactResume(L.Callback):
         self.epoch, self.batches, self.epoch_done = 0, 0, False
         self._trainer: L.Trainer | None = None
         self._sigterm = False
+        self._stopped_by = "SIGTERM"  # or "Ctrl-C": the first one finishes the step like SIGTERM
 
     # --- where the data stands ---------------------------------------------------------------
 
@@ -170,13 +172,28 @@ class ExactResume(L.Callback):
         lightning_handler = signal.getsignal(signal.SIGTERM)
 
         def handler(signum, frame) -> None:
+            if signum == signal.SIGINT:
+                if self._sigterm:  # a second Ctrl-C: stop at once
+                    signal.default_int_handler(signum, frame)
+                self._stopped_by = "Ctrl-C"
+                print("seqlab: Ctrl-C: finishing this step and saving (Ctrl-C again stops at once)",
+                      file=sys.stderr, flush=True)  # fmt: skip
             self._sigterm = True
-            if callable(lightning_handler):
+            if signum == signal.SIGINT:
+                _lightning_sigterm(trainer, True)
+            elif callable(lightning_handler):
                 lightning_handler(signum, frame)
             if trainer.validating and not trainer.sanity_checking:
                 _lightning_sigterm(trainer, False)  # raised again when validation ends
 
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.save_on_sigterm and threading.current_thread() is threading.main_thread():
+            signal.signal(
+                signal.SIGINT, signal.default_int_handler
+            )  # testing: Ctrl-C stops at once
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._sigterm and not trainer.sanity_checking:
@@ -189,16 +206,27 @@ class ExactResume(L.Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
+        if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
+            last = _last_checkpoint_path(trainer)
+            saved = (
+                f"the last checkpoint is {last}; continue with resume={trainer.default_root_dir}"
+                if last.is_file()
+                else "no checkpoint was saved yet"
+            )
+            print(
+                f"seqlab: stopped at once by a second Ctrl-C; {saved}", file=sys.stderr, flush=True
+            )
         if not isinstance(exception, SIGTERMException):
             return
-        exception.code = SIGTERM_EXIT_CODE
+        by = self._stopped_by
+        exception.code = SIGINT_EXIT_CODE if by == "Ctrl-C" else SIGTERM_EXIT_CODE
         if not self._sigterm:
-            message = "stopped by SIGTERM before training started; nothing to save"
+            message = f"stopped by {by} before training started; nothing to save"
         else:
             path = _last_checkpoint_path(trainer)
             trainer.save_checkpoint(path, weights_only=False)  # full: optimizer, loops, callbacks
             message = (
-                f"stopped by SIGTERM after step {trainer.global_step}; saved {path}; continue "
+                f"stopped by {by} after step {trainer.global_step}; saved {path}; continue "
                 f"with resume={trainer.default_root_dir}"
             )
         if trainer.is_global_zero:
