@@ -31,8 +31,8 @@ bench:  ## every hot-path benchmark, each printing ratios from one run (QUICK=1:
 	$(BIN)/python experiments/benchmarks/startup.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/generation.py $(if $(QUICK),--quick)
 
-test:  ## the fast test suite
-	$(BIN)/pytest -q $(ARGS)
+test:  ## the fast test suite, one worker per core (pytest-xdist)
+	$(BIN)/pytest -q -n auto $(ARGS)
 
 test-all:  ## every test, slow multi-process ones included
 	$(BIN)/pytest -q -m "" $(ARGS)

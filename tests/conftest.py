@@ -10,6 +10,14 @@ import torch
 from helpers.cli import cli_env, run_entry, run_in_process
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (`make test`) each worker takes an equal share of the cores: OpenMP
+    threads of two workers competing for the same cores wait on each other."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """Root of the shared datasets: $SEQLAB_DATA_DIR, else ../shared/data beside the repo."""

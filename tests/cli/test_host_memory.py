@@ -51,6 +51,7 @@ def _faults(script: str, mode: str) -> int:
 
 
 @glibc_only
+@pytest.mark.slow
 def test_freed_buffers_are_reused_without_page_faults():
     default, kept = _faults(CHURN, "default"), _faults(CHURN, "keep")
     pages = 20 * (1 + 3 + 2 + 5 + 1 + 4) * 256  # 4 KiB pages written by the 20 repetitions
@@ -74,6 +75,7 @@ def step():
 
 
 @glibc_only
+@pytest.mark.slow
 def test_large_blocks_come_from_the_reused_heap_by_default():
     pages = 10 * 48 * 256  # 4 KiB pages of the 10 repetitions
     mapped, default = _faults(LARGE, "mapped"), _faults(LARGE, "callback")
