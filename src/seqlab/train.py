@@ -89,8 +89,8 @@ def train(cfg: DictConfig) -> float | None:
         if getattr(module, "metric_signatures", None):  # sacreBLEU's: how BLEU/chrF were computed
             results["metric_signatures"] = module.metric_signatures
         run.write_results(results)
-        log_final(trainer.loggers, final_scores(results, scores), trainer.global_step)
         write_model_card(run.path, module.run_config, results)
+        log_final(trainer.loggers, final_scores(results, scores), trainer.global_step, run.path)
         print_summary(results, getattr(module, "samples", None))
     finish_loggers()
     return optimized_value(results, cfg.optimized_metric)

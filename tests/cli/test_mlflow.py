@@ -50,6 +50,25 @@ def check_one_run(uri: str, tmp_path) -> None:
     assert (
         len(client.get_metric_history(found.info.run_id, "val/loss")) == 2
     )  # both epochs, one run
+    artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
+    assert {"results.json", "MODEL_CARD.md", "config.yaml"} <= artifacts
+
+
+def check_sweep(uri: str, tmp_path, env: dict) -> None:
+    """A sweep is a parent run with one child run per job."""
+    from mlflow import MlflowClient
+
+    run_in_process("train", "-m", *QUICK, "logger=[csv,mlflow]", "seed=1,2",
+                   "logger.mlflow.experiment_name=sweeps", cwd=tmp_path, env=env)  # fmt: skip
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("sweeps").experiment_id])
+    [parent] = [r for r in runs if r.data.tags.get("seqlab.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 3 and len(children) == 2
+    assert {c.data.params["seed"] for c in children} == {"1", "2"}
+    assert {c.data.tags["seqlab.sweep_id"] for c in children} == {
+        parent.data.tags["seqlab.sweep_id"]
+    }
 
 
 @pytest.mark.slow
@@ -75,8 +94,9 @@ def test_runs_reach_an_mlflow_tracking_server(data_root, cache_dir, tmp_path):
     uri = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
     )  # fmt: skip
     try:
         for _ in range(120):
@@ -89,6 +109,7 @@ def test_runs_reach_an_mlflow_tracking_server(data_root, cache_dir, tmp_path):
         train_then_resume(tmp_path, env)
         check_one_run(uri, tmp_path)
         assert not (tmp_path / "outputs" / "mlflow.db").exists()  # everything went to the server
+        check_sweep(uri, tmp_path, env)
     finally:
         server.terminate()
         server.wait(timeout=30)

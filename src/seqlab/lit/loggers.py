@@ -15,6 +15,9 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 RUN_ID_TAG = "seqlab.run_id"
+SWEEP_ID_TAG = "seqlab.sweep_id"
+# What a reader of an MLflow run wants next to its numbers (samples.csv: validation generations).
+RUN_FILES = ("results.json", "MODEL_CARD.md", "config.yaml", "overrides.txt", "samples.csv")
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -82,9 +85,10 @@ def log_run_config(loggers: list, params: Mapping, metric_names: list[str]) -> N
             lg.log_hyperparams(dict(params))
 
 
-def log_final(loggers: list, scores: Mapping[str, float], step: int) -> None:
+def log_final(loggers: list, scores: Mapping[str, float], step: int, run_dir: Path) -> None:
     """The run's best and test scores: TensorBoard's HPARAMS columns, W&B's run summary (test
-    scores reached every logger already, as the test loop logged them)."""
+    scores reached every logger already, as the test loop logged them); MLflow also gets the run
+    folder's records as artifacts."""
     best = {k: v for k, v in scores.items() if k.startswith("best/")}
     for lg in loggers:
         if isinstance(lg, _LightningCSVLogger):
@@ -93,19 +97,18 @@ def log_final(loggers: list, scores: Mapping[str, float], step: int) -> None:
             lg.log_metrics(best, step=step)
         if type(lg).__name__ == "WandbLogger":
             lg.experiment.summary.update(dict(scores))
-        if isinstance(
-            lg, _LightningMLFlowLogger
-        ):  # MLflow's run table shows each metric's last value
-            lg.log_metrics({k: v for k, v in scores.items() if k not in best}, step=step)
+        if isinstance(lg, MLFlowLogger):
+            lg.log_run_files(run_dir)
 
 
 class MLFlowLogger(_LightningMLFlowLogger):
     """Lightning's MLflow logger, keyed by the seqlab run id: a resumed run continues its MLflow
-    run (found by its ``seqlab.run_id`` tag) instead of starting a second one.
+    run (found by its ``seqlab.run_id`` tag) instead of starting a second one, and a sweep's jobs
+    are child runs of one parent run per sweep (MLflow's own grouping).
 
     Args:
         seqlab_run_id: the run's id, kept as a tag and looked up on resume.
-        sweep_id: the sweep's id (tag ``seqlab.sweep_id``: MLflow's way to group a sweep's runs).
+        sweep_id: the sweep's id (tag ``seqlab.sweep_id``), null for a single run.
         tags: further tags (``run_tags``: task, model, data, size, experiment).
     """
 
@@ -121,16 +124,45 @@ class MLFlowLogger(_LightningMLFlowLogger):
             tags = dict(str(tag).partition(":")[::2] for tag in tags)
         tags = {**(tags or {}), RUN_ID_TAG: seqlab_run_id}
         if sweep_id:
-            tags["seqlab.sweep_id"] = sweep_id
+            tags[SWEEP_ID_TAG] = sweep_id
         super().__init__(*args, tags=tags, **kwargs)
-        self._seqlab_run_id = seqlab_run_id
+        self._seqlab_run_id, self._sweep_id = seqlab_run_id, sweep_id
 
     @property
     @rank_zero_experiment
     def experiment(self) -> Any:
         if not self._initialized and self._run_id is None:
             self._run_id = self._existing_run_id()
+            if self._run_id is None and self._sweep_id:
+                self.tags["mlflow.parentRunId"] = self._sweep_parent_id()
         return super().experiment
+
+    def _sweep_parent_id(self) -> str:
+        """The sweep's parent run, made by its first job (the later ones find it by its tag)."""
+        client = self._mlflow_client
+        found = client.get_experiment_by_name(self._experiment_name)
+        if found is not None:
+            self._experiment_id = found.experiment_id
+        else:
+            self._experiment_id = client.create_experiment(
+                self._experiment_name, artifact_location=self._artifact_location
+            )
+        query = f"tags.`{SWEEP_ID_TAG}` = '{self._sweep_id}' and tags.`seqlab.role` = 'sweep'"
+        runs = client.search_runs([self._experiment_id], query, max_results=1)
+        if runs:
+            return runs[0].info.run_id
+        tags = {SWEEP_ID_TAG: self._sweep_id, "seqlab.role": "sweep"}
+        parent = client.create_run(
+            self._experiment_id, tags=tags, run_name=f"sweep {self._sweep_id}"
+        )
+        client.set_terminated(parent.info.run_id)  # a container of runs: nothing left to run
+        return parent.info.run_id
+
+    def log_run_files(self, run_dir: Path) -> None:
+        """results.json, the model card, the config and the samples, as the run's artifacts."""
+        for name in RUN_FILES:
+            if (Path(run_dir) / name).is_file():
+                self.experiment.log_artifact(self.run_id, str(Path(run_dir) / name))
 
     def _existing_run_id(self) -> str | None:
         import mlflow
