@@ -47,8 +47,8 @@ def test_missing_checkpoint_is_one_line(run_cli):
 
 
 @pytest.mark.slow
-def test_ddp_cpu_two_processes_one_run_folder(run_cli, tmp_path):
-    proc = run_cli("train", *QUICK, "trainer=ddp_cpu")
+def test_ddp_cpu_two_processes_one_run_folder(run_process, tmp_path):
+    proc = run_process("train", *QUICK, "trainer=ddp_cpu")
     [run] = run_folders(tmp_path / "outputs")
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "ok" and "test/loss" in results["metrics"]

@@ -12,9 +12,26 @@ def test_which_names_are_secret():
     assert all(map(is_secret_env, ["WANDB_API_KEY", "HF_TOKEN", "DB_PASSWORD", "AWS_SECRET_X"]))
     assert not any(map(is_secret_env, ["HOME", "PATH", "SEQLAB_DATA_DIR"]))
     assert all(map(is_secret_key, ["token", "data.hf.token", "api_key", "apiKey", "password"]))
+    assert all(map(is_secret_key, ["api-key", "x.auth", "Authorization", "bearer", "ACCESS-KEY"]))
     assert not any(
-        map(is_secret_key, ["max_tokens", "tokenizer", "key", "decoding.max_new_tokens"])
+        map(is_secret_key, ["max_tokens", "tokenizer", "key", "decoding.max_new_tokens", "author"])
     )
+
+
+def test_a_secret_found_once_is_redacted_everywhere():
+    """Hydra's override_dirname joins every override into one string; a credential under any
+    key at any depth, or in an auth header, is found and replaced in every other place too."""
+    hydra = {
+        "job": {"override_dirname": "+data.hf.token=typed-secret,seed=1"},
+        "overrides": {"task": ["seed=1", "+data.hf.token=typed-secret"]},
+        "api": {"headers": {"Authorization": "Bearer abc.def-123456"}, "auth": "user:pw-98765"},
+        "notes": ["user:pw-98765 was used", "curl -H 'Authorization: Bearer zz-999999'"],
+    }
+    clean = redact(hydra)
+    text = repr(clean)
+    assert not any(s in text for s in ("typed-secret", "abc.def-123456", "pw-98765", "zz-999999"))
+    assert clean["job"]["override_dirname"] == f"+data.hf.token={REDACTED},seed=1"
+    assert clean["notes"][1] == f"curl -H 'Authorization: Bearer {REDACTED}'"
 
 
 def test_redact_replaces_secret_values_keys_and_overrides(monkeypatch):

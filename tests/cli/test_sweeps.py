@@ -67,8 +67,8 @@ def test_a_failing_job_is_marked_and_the_others_finish(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_joblib_launcher_runs_jobs_in_worker_processes(run_cli, tmp_path):
-    run_cli("train", "-m", "launcher=joblib", "seed=1,2", *QUICK)
+def test_joblib_launcher_runs_jobs_in_worker_processes(run_process, tmp_path):
+    run_process("train", "-m", "launcher=joblib", "seed=1,2", *QUICK)
     runs = run_folders(tmp_path / "outputs")
     assert len(runs) == 2
     pids = {json.loads((r / "run.json").read_text())["pid"] for r in runs}
@@ -85,8 +85,8 @@ def test_optuna_runs_three_trials_and_gets_the_metric(run_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_job_in_a_sweep_makes_no_extra_folders(run_cli, tmp_path):
-    run_cli("train", "-m", "trainer=ddp_cpu", "seed=1", *QUICK)
+def test_ddp_job_in_a_sweep_makes_no_extra_folders(run_process, tmp_path):
+    run_process("train", "-m", "trainer=ddp_cpu", "seed=1", *QUICK)
     runs = run_folders(tmp_path / "outputs")
     assert len(runs) == 1 and json.loads((runs[0] / "results.json").read_text())["status"] == "ok"
     assert not (tmp_path / "outputs" / "runs").exists()

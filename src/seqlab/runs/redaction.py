@@ -1,8 +1,11 @@
 """Keep secrets out of run folders, logged configs and reports.
 
 A secret is the value of `WANDB_API_KEY` or of any environment variable whose name contains KEY,
-TOKEN, SECRET or PASSWORD, and the value of any config key or command-line override named like a
-credential (`token`, `hf_token`, `api_key`, `password`, ...; not `max_tokens` or `tokenizer`).
+TOKEN, SECRET or PASSWORD, the value of any config key or command-line override named like a
+credential at any depth (`token`, `hf_token`, `api_key`, `api-key`, `apiKey`, `password`, `auth`,
+`Authorization`, ...; not `max_tokens` or `tokenizer`), and a `Bearer …` / `Basic …` credential in
+any text. Once found, a secret value is replaced wherever else it appears (e.g. inside Hydra's
+`override_dirname`, which joins every override into one string).
 Everything seqlab writes about a run (config.yaml, overrides.txt, run.json, Hydra's .hydra/ files,
 the config inside checkpoints, model cards, reports) passes through `redact` first.
 """
@@ -19,9 +22,11 @@ import yaml
 REDACTED = "<redacted>"
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 _SECRET_KEY = re.compile(
-    r"(^|[_-])(token|secret|password|passwd|credentials?|apikey|api_key|access_key|private_key)"
-    r"($|[_-])"
+    r"(^|[_-])(token|secret|password|passwd|credentials?|api[_-]?key|access[_-]?key|"
+    r"private[_-]?key|auth|authorization|bearer)($|[_-])"
 )
+_AUTH_HEADER = re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]{6,}")
+_NEXT_OVERRIDE = re.compile(r",(?=[+~]{0,2}[\w./@-]+=)")
 _OVERRIDE = re.compile(r"^([+~]{0,2}[\w./@-]+)=(.*)$", re.DOTALL)
 _MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
 
@@ -44,17 +49,36 @@ def secret_values(environ: dict[str, str] | None = None) -> list[str]:
 
 
 def redact_text(text: str, values: list[str] | None = None) -> str:
-    """Replace every secret value (from the environment) inside free text."""
+    """Replace every secret value (from the environment) and auth header inside free text."""
     for value in secret_values() if values is None else values:
         text = text.replace(value, REDACTED)
-    return text
+    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
+def _found_secrets(value: Any) -> set[str]:
+    """Values held under credential-named keys or overrides anywhere in plain data."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if is_secret_key(k) and isinstance(v, str | int | float) and not isinstance(v, bool):
+                found.add(str(v))
+            else:
+                found |= _found_secrets(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found |= _found_secrets(v)
+    elif isinstance(value, str):
+        match = _OVERRIDE.match(value)
+        if match and is_secret_key(match.group(1)):
+            found.add(_NEXT_OVERRIDE.split(match.group(2))[0])  # "a=secret,b=2": Hydra's joins
+    return {v for v in found if len(v) >= _MIN_SECRET_LEN and v != REDACTED}
 
 
 def _redact_string(text: str, values: list[str]) -> str:
     """Secret values, and the value of a `key=value` override whose key names a credential."""
     text = redact_text(text, values)
     match = _OVERRIDE.match(text)
-    if match and is_secret_key(match.group(1)) and match.group(2) != REDACTED:
+    if match and is_secret_key(match.group(1)) and REDACTED not in match.group(2):
         text = f"{match.group(1)}={REDACTED}"
     return text
 
@@ -62,15 +86,20 @@ def _redact_string(text: str, values: list[str]) -> str:
 def redact(value: Any, values: list[str] | None = None) -> Any:
     """A copy of plain data (dicts, lists, strings) with every secret replaced by `<redacted>`."""
     values = secret_values() if values is None else values
+    values = sorted({*values, *_found_secrets(value)}, key=len, reverse=True)
+    return _redact(value, values)
+
+
+def _redact(value: Any, values: list[str]) -> Any:
     if isinstance(value, dict):
         return {
             k: REDACTED
             if is_secret_key(k) and isinstance(v, str | int | float) and v not in ("", None)
-            else redact(v, values)
+            else _redact(v, values)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(redact(v, values) for v in value)
+        return type(value)(_redact(v, values) for v in value)
     if isinstance(value, str):
         return _redact_string(value, values)
     return value
