@@ -170,6 +170,12 @@ def test_too_long_examples_are_dropped_or_truncated_and_counted(cli, tmp_path):
     assert cut["test_truncated_too_long"] > 0 and cut["test_examples"] == dropped["test_examples"]
 
 
+def test_a_training_split_emptied_by_cleaning_is_one_line(cli):
+    message = error_line(cli("train", "data.cleaning.min_len=40"))
+    assert message.startswith("the training split is empty after cleaning: all ")
+    assert "shorter than data.cleaning.min_len=40 tokens" in message
+
+
 # --- configuration -------------------------------------------------------------------------------
 
 

@@ -166,7 +166,33 @@ def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: 
             examples = [splits[name][i] for i in keep]  # as read, for the extras
             texts = _eval_texts(examples, [src[i] for i in keep], [tgt[i] for i in keep], cleaning)
             writer.json(f"{name}.text", texts)
+    check_not_emptied(counts, cleaning)
     return toks, counts
+
+
+def check_not_emptied(counts: Mapping[str, int], cleaning: Mapping) -> None:
+    """A split left empty ends the run in one line naming the filter that emptied it; a training
+    set mostly dropped by the length filters is worth a warning (a model of a few pairs is no run)."""
+    kept, short, long = (
+        counts[f"train_{k}"] for k in ("examples", "dropped_too_short", "dropped_too_long")
+    )
+    total = kept + short + long
+    why = (
+        f"{long} longer than data.cleaning.max_len={cleaning.get('max_len')}, {short} shorter than "
+        f"data.cleaning.min_len={cleaning.get('min_len', 1)} tokens"
+    )
+    if total and not kept:
+        raise SeqlabError(
+            f"the training split is empty after cleaning: all {total} pairs dropped ({why}); raise "
+            "data.cleaning.max_len, lower data.cleaning.min_len, or set data.cleaning.too_long=truncate"
+        )
+    if short + long > total / 2:
+        log.warning("data.cleaning dropped %d of %d training pairs (%s)", short + long, total, why)
+    for name in ("train", "val", "test"):
+        if counts.get(f"{name}_examples") == 0:
+            raise SeqlabError(
+                f"the {name} split has no examples; check the data files of data.splits"
+            )
 
 
 def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
