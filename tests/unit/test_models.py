@@ -363,6 +363,19 @@ def test_transformer_tie_embeddings() -> None:
     assert joint.num_parameters() == untied.num_parameters() - 2 * 20 * 16
 
 
+def test_count_parameters_counts_a_table_shared_by_encoder_decoder_and_head_once() -> None:
+    """results.json, the plan and the model card report this count: a table the encoder, decoder
+    and output projection share is one table (a per-module sum would count it three times)."""
+    from seqlab.models.utils import count_parameters
+
+    joint = TransformerSeq2Seq(20, 20, d_model=16, n_heads=2, d_ff=32, tie_embeddings=True)
+    untied = TransformerSeq2Seq(20, 20, d_model=16, n_heads=2, d_ff=32)
+    shared, separate = count_parameters(joint), count_parameters(untied)
+    assert shared["total"] == separate["total"] - 2 * 20 * 16 == joint.num_parameters()
+    assert shared["embedding"] == separate["embedding"] - 20 * 16  # one token table, not two
+    assert shared["non_embedding"] == separate["non_embedding"] - 20 * 16  # no separate head
+
+
 # --- learning -----------------------------------------------------------------------------------
 
 
