@@ -7,6 +7,7 @@ config. Writes summary.csv, summary.md, report.html and plots/*.png into the fol
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 from seqlab.cli import fail
@@ -33,7 +34,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--summary-only", action="store_true", help="write summary.csv/md only, no plots or HTML"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep rebuilding while runs write (the page reloads itself); Ctrl-C to stop",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --watch: how often to look for changes and reload the page (default 10)",
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.interval < math.inf:
+        fail(f"--interval must be a positive number of seconds, got {args.interval:g}")
+    if args.watch and args.summary_only:
+        fail("--watch rebuilds report.html; it cannot be combined with --summary-only")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,7 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     from seqlab.reporting import build_report, write_summary
 
     try:
-        if args.summary_only:
+        if args.watch:
+            from seqlab.reporting.watch import watch
+
+            path = watch(args.folder, args.interval, args.optimized_metric, args.mode)
+            print(f"report: {path}" if path else f"no run folders under {args.folder}")
+        elif args.summary_only:
             rows = write_summary(args.folder, args.optimized_metric, args.mode)
             print(f"{len(rows)} runs: {os.path.join(args.folder, 'summary.md')}")
         else:

@@ -9,15 +9,29 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from helpers.polling import wait_for
 from helpers.runs import OOM, make_sweep, write_run
 from seqlab.errors import SeqlabError
 from seqlab.reporting import build_report, write_summary
+from seqlab.reporting.page_data import MAX_POINTS
+from seqlab.reporting.watch import watch
+
+
+def page_json(page: str) -> dict:
+    """The data report.html's script draws from."""
+    found = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S
+    )
+    assert found, "report.html carries no data"
+    return json.loads(found.group(1))
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -71,8 +85,16 @@ def test_report_html_and_plots(tmp_path):
         assert (sweep / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert '<table id="leaderboard" class="sortable">' in page
     assert page.count("<tbody>") >= 1 and page.count('<tr class="') == 4
-    assert page.count('src="data:image/png;base64,') == len(pngs)
+    for name in pngs:  # PNGs for papers are linked; the page plots its embedded data
+        assert f'href="plots/{name}"' in page
+    assert "data:image/png" not in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from afar
+    data = page_json(page)
+    assert [r["id"] for r in data["runs"]] == ["0", "1", "2", "3"]
+    assert data["swept"] == ["model", "optimizer.lr"] and data["numeric"]["optimizer.lr"]
+    assert data["runs"][2]["series"]["val/loss"] == {"x": [9, 19, 29], "y": [1.8, 0.9, 0.6]}
+    assert data["runs"][2]["score"] == 0.6 and data["runs"][3]["score"] is None  # failed run
+    assert data["default_metric"] == "val/loss" and data["refresh_s"] is None
     assert OOM in page and "Traceback" not in page
     assert "jump &lt;b&gt;0&lt;/b&gt;" in page and "<b>0</b>" not in page  # escaped samples
     assert "I_WALK s19" in page and "I_WALK s9<" not in page  # last step only
@@ -150,3 +172,81 @@ def test_resumed_run_uses_its_latest_overrides(tmp_path):
     [row] = write_summary(tmp_path / "runs")
     assert row["overrides"] == "trainer.max_epochs=2"
     assert "train.py resume=x" in build_report(tmp_path / "runs").read_text()
+
+
+def test_page_data_cannot_close_its_script_element(tmp_path):
+    hostile = "</script><script>alert(1)</script><!--"
+    write_run(tmp_path / "runs" / "a", {"data.name": hostile}, [1.0, 0.8])
+    write_run(tmp_path / "runs" / "b", {"data.name": "plain"}, [1.0, 0.7])
+    page = build_report(tmp_path / "runs").read_text()
+    assert "<script>alert(1)" not in page
+    assert page_json(page)["runs"][0]["params"]["data.name"] == hostile  # intact once parsed
+
+
+def test_a_50_run_sweep_with_long_curves_stays_a_few_mb(tmp_path):
+    sweep = tmp_path / "sweep"
+    curve = [3.0 * 0.999**i + 0.01 * (i % 7) for i in range(3000)]
+    for job in range(50):
+        write_run(
+            sweep / str(job), {"optimizer.lr": f"{1e-4 * (job + 1):.4g}"}, curve, samples=False
+        )
+    page = build_report(sweep)
+    size = page.stat().st_size
+    assert size < 4_000_000, f"report.html is {size / 1e6:.1f} MB"
+    data = page_json(page.read_text())
+    val = data["runs"][0]["series"]["val/loss"]
+    assert len(val["x"]) == MAX_POINTS and val["x"][0] == 9 and val["x"][-1] == 29999  # ends kept
+    assert val["y"][-1] == pytest.approx(curve[-1], rel=1e-4)
+
+
+def test_watch_rebuilds_while_runs_arrive_and_ends_with_a_plain_page(tmp_path):
+    folder = tmp_path / "sweep"  # does not exist yet: the sweep has not started
+    said: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch, args=(folder, 0.05), kwargs={"stop": stop, "say": said.append}
+    )
+    watcher.start()
+    try:
+        page = folder / "report.html"
+        wait_for(lambda: said, "the waiting line")
+        write_run(folder / "0", {"seed": "1"}, [1.0, 0.9])
+        wait_for(lambda: page.is_file() and len(page_json(page.read_text())["runs"]) == 1, "run 0")
+        assert page_json(page.read_text())["refresh_s"] == 0.05  # the live page reloads itself
+        write_run(folder / "1", {"seed": "2"}, [1.0, 0.8])
+        wait_for(lambda: len(page_json(page.read_text())["runs"]) == 2, "run 1")
+        with (folder / "1" / "metrics.csv").open("a") as f:  # a run still training
+            f.write("5,59,,,,0.5,\n")
+        wait_for(
+            lambda: 59 in page_json(page.read_text())["runs"][1]["series"]["val/loss"]["x"],
+            "step 59",
+        )
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    assert not watcher.is_alive()
+    assert said[0].startswith("waiting for run folders under") and "(2 runs)" in said[-1]
+    assert page_json(page.read_text())["refresh_s"] is None  # final page: no reloading
+
+
+def test_watch_cli_stops_on_ctrl_c_with_the_final_page(tmp_path):
+    sweep = make_sweep(tmp_path)
+    cmd = [sys.executable, "-m", "seqlab.report", str(sweep), "--watch", "--interval", "0.2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("report: ") and "(4 runs)" in first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert out.strip() == f"report: {sweep / 'report.html'}"
+    assert page_json((sweep / "report.html").read_text())["refresh_s"] is None
+
+
+@pytest.mark.parametrize("args", [["--interval", "0"], ["--interval", "nan"], ["--summary-only"]])
+def test_watch_options_are_checked(tmp_path, args):
+    cmd = [sys.executable, "-m", "seqlab.report", str(tmp_path), "--watch", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr

@@ -59,11 +59,17 @@ def _label(run: Run, swept: list[str]) -> str:
 
 
 def build_report(
-    folder: Path, optimized_metric: str | None = None, mode: str | None = None
+    folder: Path,
+    optimized_metric: str | None = None,
+    mode: str | None = None,
+    refresh_s: float | None = None,
 ) -> Path:
-    """Write the summary files, plots/*.png and a self-contained report.html; returns its path."""
+    """Write the summary files, plots/*.png and a self-contained report.html; returns its path.
+
+    `refresh_s` makes the page reload itself that often (seqlab-report --watch)."""
     # matplotlib is imported only here: write_summary runs at the end of every sweep.
     from seqlab.reporting.html import render
+    from seqlab.reporting.page_data import embed_json, page_data
     from seqlab.reporting.plots import learning_curves, sweep_plots
 
     folder = Path(folder)
@@ -83,7 +89,9 @@ def build_report(
     plots = sweep_plots(runs, scores, swept, metric, ranked_mode, out)
     plots += learning_curves(runs, labels, out)
     samples = {run.path: last_samples(run.path, SAMPLE_ROWS) for run in runs}
-    page = render(_title(folder), rows, swept, runs, labels, plots, samples)
+    title = _title(folder)
+    data = page_data(title, runs, labels, scores, swept, metric, ranked_mode, refresh_s)
+    page = render(title, rows, swept, runs, labels, plots, samples, embed_json(data), refresh_s)
     path = folder / "report.html"
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -1,24 +1,24 @@
-"""report.html: one self-contained page (inline CSS/JS, plots as base64 PNG) that opens from disk.
+"""report.html: one self-contained page (inline CSS, script, data and Plotly) that opens from disk.
 
-Everything user-supplied (overrides, error messages, generated text) is HTML-escaped, and the
-page references no external URL, so it can be mailed, archived or opened offline.
+Everything user-supplied (overrides, error messages, generated text) is HTML-escaped, the data is
+JSON that cannot close its script element, and the page references no external URL, so it can be
+mailed, archived or opened offline. The PNGs in plots/ are linked, not embedded (for papers).
 """
 
 from __future__ import annotations
 
-import base64
 import shlex
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from seqlab.reporting.assets import CSS, JS
+from seqlab.reporting.assets import css, plotly_packed, script
 from seqlab.reporting.collect import Run
 from seqlab.reporting.plots import Plot
 from seqlab.reporting.table import fmt
 
 # Columns the leaderboard leaves to the provenance section (or folds into the status cell).
-HIDDEN = ("error", "optimized", "mode", "overrides", "commit", "path")
+HIDDEN = ("error", "optimized", "mode", "overrides", "commit", "path", "checkpoint")
 
 
 def _cell(row: dict[str, Any], col: str) -> str:
@@ -34,30 +34,28 @@ def _cell(row: dict[str, Any], col: str) -> str:
 def leaderboard(rows: list[dict[str, Any]]) -> str:
     """The sortable table: rank, then every summary column except the provenance ones."""
     cols = [c for c in rows[0] if c not in HIDDEN]
-    head = "<th>#</th>" + "".join(f"<th>{escape(c)}</th>" for c in cols)
+    # Break opportunities after "/" and "_" let long names wrap, so the table fits the page.
+    head = "<th>#</th>" + "".join(
+        f"<th>{escape(c).replace('/', '/<wbr>').replace('_', '_<wbr>')}</th>" for c in cols
+    )
     body = []
     for i, row in enumerate(rows, 1):
         cls = "best" if i == 1 and row["status"] == "ok" else escape(row["status"])
         cells = f'<td class="num" data-v="{i}">{i}</td>' + "".join(_cell(row, c) for c in cols)
-        body.append(f'<tr class="{cls}">{cells}</tr>')
+        body.append(f'<tr class="{cls}" data-run="{escape(row["path"])}">{cells}</tr>')
     return (
         '<div class="scroll"><table id="leaderboard" class="sortable">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
-def figures(plots: list[Plot], empty: str) -> str:
+def png_links(plots: list[Plot]) -> str:
     if not plots:
-        return f'<p class="meta">{escape(empty)}</p>'
-    out = []
-    for plot in plots:
-        data = base64.b64encode(plot.path.read_bytes()).decode("ascii")
-        out.append(
-            f'<figure class="plot {plot.kind}"><img alt="{escape(plot.title)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{escape(plot.title)} '
-            f"(plots/{escape(plot.path.name)})</figcaption></figure>"
-        )
-    return f'<div class="plots">{"".join(out)}</div>'
+        return ""
+    links = ", ".join(
+        f'<a href="plots/{escape(p.path.name)}">{escape(p.path.name)}</a>' for p in plots
+    )
+    return f'<p class="meta">The same plots as PNG, for papers: {links}.</p>'
 
 
 def samples(runs: list[Run], labels: dict[Path, str], rows: dict[Path, list[dict]]) -> str:
@@ -120,6 +118,18 @@ def provenance(runs: list[Run], labels: dict[Path, str], rows: list[dict[str, An
     return "".join(parts)
 
 
+CURVE_CONTROLS = """<div class="controls">
+<label>metric <select id="curve-metric"></select></label>
+<label>group by <select id="curve-group"><option value="">each run</option></select></label>
+<label>smoothing <input id="curve-smooth" type="range" min="0" max="0.99" step="0.01" value="0">
+<span id="curve-smooth-value">0.00</span></label>
+<label><input id="curve-logy" type="checkbox"> log scale</label>
+<span>runs: <button id="runs-all" type="button">all</button>
+<button id="runs-none" type="button">none</button></span>
+</div>
+<div id="run-picker"></div>"""
+
+
 def render(
     title: str,
     rows: list[dict[str, Any]],
@@ -128,33 +138,59 @@ def render(
     labels: dict[Path, str],
     plots: list[Plot],
     sample_rows: dict[Path, list[dict]],
+    data_json: str,
+    refresh_s: float | None = None,
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string; `refresh_s` adds the --watch banner (the data makes it reload)."""
     metric, mode = rows[0]["optimized"], rows[0]["mode"]
     ok = sum(row["status"] == "ok" for row in rows)
     swept_text = ", ".join(f"<code>{escape(k)}</code>" for k in swept) or "nothing"
     curves = [p for p in plots if p.kind == "curve"]
     sweeps = [p for p in plots if p.kind == "sweep"]
+    live = (
+        f'<p class="live">Live: rebuilt while <code>seqlab-report --watch</code> runs; this page '
+        f"reloads every {refresh_s:g} s and keeps your plot choices.</p>"
+        if refresh_s
+        else ""
+    )
+    sweep = (
+        '<div id="sweep-parcoords"></div><div id="sweep-keys"></div>'
+        if swept
+        else '<p class="meta">No swept parameters.</p>'
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>seqlab report: {escape(title)}</title><style>{CSS}</style></head>
+<title>seqlab report: {escape(title)}</title><style>{css()}</style></head>
 <body>
 <h1>seqlab report: {escape(title)}</h1>
+{live}
 <p class="meta">{len(rows)} runs, {ok} ok, {len(rows) - ok} failed or unfinished;
 ranked by best <code>{escape(metric)}</code> ({escape(mode)}); swept: {swept_text}.
 Rebuild with <code>seqlab-report {escape(title)}</code>.</p>
+<p class="plot-error" hidden></p>
 <h2 id="leaderboard-title">Leaderboard</h2>
-<p class="meta">Click a column header to sort.</p>
+<div class="controls"><input id="leaderboard-filter" type="search"
+placeholder="filter runs: words that must all appear in a row"> <span id="leaderboard-count"
+class="meta"></span><span class="meta">Click a header to sort, a row to show or hide the run
+in the learning curves.</span></div>
 {leaderboard(rows)}
 <h2>Swept parameters vs best {escape(metric)}</h2>
-{figures(sweeps, "No swept parameters (or no run with a score).")}
+<p class="meta">Drag along an axis of the parallel coordinates to select a range; hover a point
+for its run.</p>
+{sweep}
+{png_links(sweeps)}
 <h2>Learning curves</h2>
-{figures(curves, "No metric was logged more than once.")}
+{CURVE_CONTROLS}
+<p id="curves-empty" class="meta" hidden>No selected run logged this metric.</p>
+<div id="curves-plot"></div>
+{png_links(curves)}
 <h2>Sample generations (last validation)</h2>
 {samples(runs, labels, sample_rows)}
 <h2>Provenance</h2>
 {provenance(runs, labels, rows)}
-<script>{JS}</script>
+<script type="application/json" id="report-data">{data_json}</script>
+<script type="text/plain" id="plotly-gz">{plotly_packed()}</script>
+<script>{script()}</script>
 </body></html>
 """
