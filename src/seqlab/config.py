@@ -8,6 +8,7 @@ key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
 import math
 import re
@@ -376,7 +377,25 @@ def validate(cfg: DictConfig) -> None:
     for group in ("logger", "callbacks"):
         for name, value in (plain.get(group) or {}).items():
             _check_target(f"{group}.{name}", value)
+    check_logger_packages(plain.get("logger") or {})
     check_ranges(plain)
+
+
+# Loggers whose library is an optional extra: (class name, module, extra).
+OPTIONAL_LOGGERS = (("MLFlowLogger", "mlflow", "mlflow"),)
+
+
+def check_logger_packages(loggers: Mapping) -> None:
+    """A chosen logger whose library is not installed, named before any folder is created."""
+    for name, value in loggers.items():
+        target = str((value or {}).get("_target_", ""))
+        for cls, module, extra in OPTIONAL_LOGGERS:
+            if target.endswith(f".{cls}") and importlib.util.find_spec(module) is None:
+                others = ",".join(k for k in loggers if k != name) or "csv"
+                raise SeqlabError(
+                    f"config key 'logger.{name}': {module} is not installed; "
+                    f"pip install 'seqlab[{extra}]', or leave it out: logger=[{others}]"
+                )
 
 
 def check_data_options(data: Mapping) -> None:

@@ -16,6 +16,11 @@ def test_every_logger_writes_offline(run_cli, tmp_path):
     assert (run / "metrics.csv").is_file()
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
     assert list((run / "wandb").glob("offline-run-*"))
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")
+    [found] = client.search_runs([client.get_experiment_by_name("seqlab").experiment_id])
+    assert found.info.status == "FINISHED" and "val/loss" in found.data.metrics
 
 
 def test_run_folder_records_provenance(run_cli, tmp_path):
@@ -36,9 +41,13 @@ def test_two_runs_get_two_folders(run_cli, tmp_path):
     assert len(run_folders(tmp_path / "outputs")) == 2
 
 
-def test_debug_fast_runs_one_batch_of_everything(run_cli):
+def test_debug_fast_runs_one_batch_of_everything(run_cli, tmp_path):
     proc = run_cli("train", "size=tiny", "debug=fast")
     assert "run folder" in proc.stdout
+    [run] = run_folders(tmp_path / "outputs")
+    rows = list(csv.DictReader((run / "metrics.csv").open()))  # a smoke test's folder is complete
+    assert any(r.get("train/loss") for r in rows) and any(r.get("val/loss") for r in rows)
+    assert any(r.get("test/loss") for r in rows)
 
 
 def test_missing_checkpoint_is_one_line(run_cli):

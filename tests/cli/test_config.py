@@ -168,3 +168,20 @@ def test_a_refused_config_leaves_no_run_folder(run_cli, tmp_path):
 
 def test_configs_are_packaged_with_the_code():
     assert (CONF_DIR / "train.yaml").is_file() and CONF_DIR.parent.name == "seqlab"
+
+
+def test_a_logger_whose_library_is_missing_is_one_line(monkeypatch):
+    import importlib.util
+
+    cfg = composed("logger=many")
+    validate(cfg)  # installed here (the dev extra)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda m, *a: None if m == "mlflow" else real(m, *a)
+    )
+    with pytest.raises(SeqlabError) as e:
+        validate(cfg)
+    assert str(e.value) == (
+        "config key 'logger.mlflow': mlflow is not installed; pip install 'seqlab[mlflow]', "
+        "or leave it out: logger=[csv,tensorboard,wandb]"
+    )

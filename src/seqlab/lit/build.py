@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -103,9 +104,14 @@ def build_trainer(
         for name, c in (cfg.get("callbacks") or {}).items()
         if c and name not in without and (bar or name != "progress_bar")
     ]
-    return instantiate_trainer(
+    trainer = instantiate_trainer(
         cfg.trainer, logger=loggers or False, callbacks=[*callbacks, *extra_callbacks], **overrides
     )
+    if trainer.fast_dev_run and loggers:
+        # Lightning swaps every logger for a dummy in fast_dev_run; a smoke test still leaves its
+        # metrics.csv (the run-folder contract), but sends nothing to the dashboards.
+        trainer.loggers = [lg for lg in loggers if isinstance(lg, CSVLogger)]
+    return trainer
 
 
 def instantiate_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
