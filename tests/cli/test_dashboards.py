@@ -1,9 +1,11 @@
 """What a run sends to TensorBoard and W&B, read back with their own readers."""
 
+import base64
+import hashlib
 import json
 
 from helpers.cli import QUICK, run_folders
-from helpers.dashboards import tensorboard_hparams, wandb_run
+from helpers.dashboards import tensorboard_hparams, wandb_records, wandb_run
 
 
 def test_config_and_final_scores_reach_tensorboard_and_wandb(run_cli, tmp_path):
@@ -33,3 +35,22 @@ def test_config_and_final_scores_reach_tensorboard_and_wandb(run_cli, tmp_path):
     )
     assert wandb["summary"]["best/val/exact_match"] == results["best"]["score"]
     assert wandb["summary"]["test/loss"] == results["metrics"]["test/loss"]
+
+
+def test_wandb_log_model_keeps_the_best_checkpoint_as_an_artifact_offline(run_cli, tmp_path):
+    """W&B records model artifacts in an offline run (``wandb sync`` uploads them); Lightning's own
+    logger refuses log_model with offline, so seqlab's passes it through."""
+    run_cli("train", *QUICK, "logger=[csv,wandb]", "logger.wandb.log_model=true")
+    [run] = run_folders(tmp_path / "outputs")
+    [path] = (run / "wandb").glob("offline-run-*/run-*.wandb")
+    models = [r.artifact for r in wandb_records(path) if r.WhichOneof("record_type") == "artifact"]
+    models = [a for a in models if a.type == "model"]
+    best = next(a for a in models if "best" in a.aliases)
+    results = json.loads((run / "results.json").read_text())
+    assert best.name == f"model-{results['run_id']}"
+    [entry] = best.manifest.contents
+    digest = base64.b64encode(
+        hashlib.md5((run / "checkpoints" / "best.ckpt").read_bytes()).digest()
+    )
+    assert entry.path == "model.ckpt" and entry.digest == digest.decode()
+    assert json.loads(best.metadata)["ModelCheckpoint"]["monitor"] == "val/exact_match"

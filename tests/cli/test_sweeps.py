@@ -41,6 +41,19 @@ def test_resume_without_a_checkpoint_is_one_line(run_cli, tmp_path):
     assert "not a seqlab run folder" in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def each_job_records_its_own_command(runs: list, swept: str) -> list[dict]:
+    """Every job's run.json command is its own overrides (not the job before's); the sweep's
+    command line is kept beside it. Returns the run.json records."""
+    records = [json.loads((r / "run.json").read_text()) for r in runs]
+    commands = []
+    for run, record in zip(runs, records, strict=True):
+        assert record["command"][1:] == (run / "overrides.txt").read_text().split()
+        assert "-m" in record["sweep_command"] and swept in record["sweep_command"]
+        commands.append(tuple(record["command"]))
+    assert len(set(commands)) == len(runs)
+    return records
+
+
 def test_grid_sweep_gives_one_folder_and_one_summary_row_per_job(run_cli, tmp_path):
     run_cli("train", "-m", "model=gru_seq2seq,transformer_seq2seq", "size=tiny",
             "seed=1,2", *QUICK)  # fmt: skip
@@ -48,14 +61,8 @@ def test_grid_sweep_gives_one_folder_and_one_summary_row_per_job(run_cli, tmp_pa
     assert len(runs) == 4 and len({r.parent for r in runs}) == 1
     rows = summary_rows(tmp_path / "outputs")
     assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
-    records = [json.loads((r / "run.json").read_text()) for r in runs]
+    records = each_job_records_its_own_command(runs, "seed=1,2")
     assert len({r["run_id"] for r in records}) == 4
-    for run, record in zip(
-        runs, records, strict=True
-    ):  # each job's own command, not the one before
-        overrides = (run / "overrides.txt").read_text().split()
-        assert record["command"][1:] == overrides
-        assert "-m" in record["sweep_command"] and "seed=1,2" in record["sweep_command"]
 
 
 def test_a_failing_job_is_marked_and_the_others_finish(run_cli, tmp_path):
@@ -79,7 +86,9 @@ def test_joblib_launcher_runs_jobs_in_worker_processes(run_process, tmp_path):
 def test_optuna_runs_three_trials_and_gets_the_metric(run_cli, tmp_path):
     run_cli("train", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3",
                    "hydra.sweeper.sampler.n_startup_trials=2", *QUICK)  # fmt: skip
-    assert len(run_folders(tmp_path / "outputs")) == 3
+    runs = run_folders(tmp_path / "outputs")
+    assert len(runs) == 3
+    each_job_records_its_own_command(runs, "hparams_search=optuna")
     best = next((tmp_path / "outputs").rglob("optimization_results.yaml")).read_text()
     assert "best_value" in best
 

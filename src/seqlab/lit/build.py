@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.loggers import CSVLogger
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.config import compile_kwargs

@@ -11,6 +11,7 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger as _LightningCSVLogger
 from lightning.pytorch.loggers import MLFlowLogger as _LightningMLFlowLogger
+from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
@@ -44,6 +45,18 @@ class CSVLogger(_LightningCSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class WandbLogger(_LightningWandbLogger):
+    """Lightning's W&B logger, also keeping checkpoints as artifacts of an offline run.
+
+    Lightning refuses ``log_model`` with ``offline``, yet W&B records artifacts in an offline run
+    and ``wandb sync`` uploads them with the rest, which is how seqlab runs W&B by default.
+    """
+
+    def __init__(self, *args: Any, offline: bool = False, log_model: Any = False, **kwargs: Any):
+        super().__init__(*args, offline=offline and not log_model, log_model=log_model, **kwargs)
+        self._offline = offline  # read when the W&B run starts: sets WANDB_MODE for it
 
 
 def with_metrics_csv(loggers: list, output_dir: str | Path) -> list:
