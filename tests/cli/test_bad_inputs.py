@@ -19,68 +19,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.cli import cli_env, run_folders, run_in_process
+from helpers.cli import QUIET, error_line, run_folders
 from seqlab.callbacks.exact_resume import AtomicCheckpointIO
 from seqlab.errors import SeqlabError
 from seqlab.runs.checkpoints import load_checkpoint
-
-QUICK = ["size=tiny", "loader.batch_size=16", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
-         "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-         "callbacks.progress_bar.refresh_rate=0"]  # fmt: skip
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # refused
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory, data_root, cache_dir):
-    tmp = tmp_path_factory.mktemp("bad_inputs")
-    env = {**cli_env(data_root, cache_dir, tmp / "outputs"), "OMP_NUM_THREADS": "1", **OFFLINE}
-    return tmp, env
-
-
-@pytest.fixture
-def cli(workdir, tmp_path):
-    """Run an entry point in its own folder: `cli("train", *args, expect=2, env={...})`."""
-    tmp, base = workdir
-
-    def run(module: str, *args: str, expect: int = 2, env: dict | None = None):
-        env = {**base, "SEQLAB_LOG_DIR": str(tmp_path / "outputs"), **(env or {})}
-        return run_in_process(module, *args, cwd=tmp_path, env=env, expect=expect)
-
-    return run
-
-
-def error_line(proc: subprocess.CompletedProcess) -> str:
-    """The one-line error of a failed run (and check there is nothing else on stderr)."""
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("seqlab: error: "), lines[0]
-    return lines[0].removeprefix("seqlab: error: ")
 
 
 def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
-
-
-@pytest.fixture(scope="module")
-def scan_run(workdir) -> Path:
-    """A tiny finished SCAN run (GRU, word tokenizer) with checkpoints/last.ckpt."""
-    tmp, env = workdir
-    run_in_process("train", *QUICK, cwd=tmp, env=dict(env, SEQLAB_LOG_DIR=str(tmp / "scan")))
-    [run] = run_folders(tmp / "scan")
-    return run
-
-
-@pytest.fixture(scope="module")
-def lm_ckpt(workdir) -> Path:
-    tmp, env = workdir
-    run_in_process("train", "experiment=shakespeare_gpt", "trainer.max_steps=2", "test=false",
-                   "trainer.val_check_interval=2", "trainer.limit_val_batches=1",
-                   cwd=tmp, env=dict(env, SEQLAB_LOG_DIR=str(tmp / "lm")))  # fmt: skip
-    [run] = run_folders(tmp / "lm")
-    return run / "checkpoints" / "last.ckpt"
 
 
 # --- data files ----------------------------------------------------------------------------------
@@ -250,12 +198,12 @@ def test_resume_with_another_tokenizer_or_architecture(cli, scan_run, tmp_path):
 
 def test_finetune_with_another_tokenizer_or_architecture(cli, scan_run):
     ckpt = scan_run / "checkpoints" / "last.ckpt"
-    message = error_line(cli("train", *QUICK, f"ckpt_path={ckpt}", "tokenizer=char"))
+    message = error_line(cli("train", *QUIET, f"ckpt_path={ckpt}", "tokenizer=char"))
     assert message == (
         f"{ckpt} was trained with tokenizer.kind=word, this run asks for char; set tokenizer=word "
         "to fine-tune it"
     )
-    message = error_line(cli("train", *QUICK[1:], f"ckpt_path={ckpt}", "size=small"))
+    message = error_line(cli("train", *QUIET[1:], f"ckpt_path={ckpt}", "size=small"))
     assert message.startswith(f"{ckpt} holds weights of a different architecture or size")
 
 
@@ -322,7 +270,7 @@ def test_generation_prompt_longer_than_the_context(cli, lm_ckpt):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cli):
-    proc = cli("train", *QUICK, "trainer.limit_train_batches=20", "optimizer.lr=1e30",
+    proc = cli("train", *QUIET, "trainer.limit_train_batches=20", "optimizer.lr=1e30",
                "scheduler=constant", "trainer.log_every_n_steps=1",
                "+callbacks.model_checkpoint.every_n_train_steps=1",
                "callbacks.model_checkpoint.monitor=null", "test=false")  # fmt: skip

@@ -82,6 +82,11 @@ def test_report_loads_offline_without_errors_and_its_table_works(browser_page, t
     assert _column(page, "test/loss") == "1,0,2,3"  # descending, blank (failed run) still last
     width = page.evaluate("[document.querySelector('.scroll').scrollWidth, innerWidth]")
     assert width[0] <= width[1], f"the leaderboard is {width[0]} px wide in a {width[1]} px window"
+    val_loss = page.locator("#leaderboard thead th", has_text="val/loss")
+    assert val_loss.is_hidden()  # last validation values start folded: "best" holds the best
+    page.click("#leaderboard-columns summary")
+    page.locator("#leaderboard-columns label", has_text="val/loss").locator("input").check()
+    assert val_loss.is_visible()
     page.fill("#leaderboard-filter", "transformer")
     assert page.locator("#leaderboard tbody tr:visible").count() == 2
     assert page.inner_text("#leaderboard-count") == "2 of 4 runs"
@@ -136,6 +141,8 @@ def test_a_watched_page_reloads_itself_with_new_runs(browser_page, tmp_path):
     shutil.copytree(tmp_path / "again" / sweep.relative_to(tmp_path / "outputs") / "3", sweep / "3")
     build_report(sweep, refresh_s=0.5)
     page.wait_for_function(
-        "document.getElementById('curves-plot').data.length === 4", timeout=60_000, polling=200
+        "(document.getElementById('curves-plot').data || []).length === 4",
+        timeout=60_000,
+        polling=200,
     )
     assert page.errors == []

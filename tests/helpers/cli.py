@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -22,6 +23,10 @@ from hydra.core.global_hydra import GlobalHydra
 # A training run of a few batches: enough for every file of a run folder.
 QUICK = ["size=tiny", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
          "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "loader.batch_size=16"]  # fmt: skip
+# QUICK with 3 training batches and no progress bar: runs whose output is checked line by line.
+QUIET = ["size=tiny", "loader.batch_size=16", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+         "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+         "callbacks.progress_bar.refresh_rate=0"]  # fmt: skip
 COMMANDS = {"train": "seqlab.train", "evaluate": "seqlab.evaluate", "generate": "seqlab.generate",
             "report": "seqlab.report", "plan": "seqlab.plan"}  # fmt: skip
 
@@ -82,8 +87,11 @@ def run_entry(
 def _process_like(cwd: Path, env: dict, argv: list[str], stdin: str):
     """This process, for one command, as a new one would be: argv, environment, folder, stdin,
     a fresh run stamp and Hydra state; everything restored afterwards."""
+    import seqlab.data.cache as cache
     import seqlab.runs.folder as folder
     import seqlab.runs.sweeps as sweeps
+
+    cache._verified.clear()  # a new process verifies each cache entry it uses again
 
     saved = (sys.argv, dict(os.environ), os.getcwd(), sys.stdin, folder._STAMP)
     sys.argv, sys.stdin, folder._STAMP = argv, io.StringIO(stdin), None
@@ -102,6 +110,11 @@ def _process_like(cwd: Path, env: dict, argv: list[str], stdin: str):
         os.environ.clear()
         os.environ.update(saved[1])
         os.chdir(saved[2])
+        # A command with Hydra's job_logging=disabled (seqlab-generate) disables every existing
+        # logger; the next command, in a new process, would find them enabled.
+        for logger in logging.Logger.manager.loggerDict.values():
+            if isinstance(logger, logging.Logger):
+                logger.disabled = False
 
 
 def run_in_process(
@@ -138,3 +151,12 @@ def run_in_process(
 def run_folders(root: Path) -> list[Path]:
     """Run folders (those holding run.json) under an outputs folder."""
     return sorted(p.parent for p in root.rglob("run.json"))
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one-line error of a failed run (and check there is nothing else on stderr)."""
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("seqlab: error: "), lines[0]
+    return lines[0].removeprefix("seqlab: error: ")

@@ -2,15 +2,23 @@
 
 A cache entry is a folder of numpy arrays plus JSON. It is built in a temporary folder and renamed into
 place in one step, so a crash or a full disk never leaves an entry that a later run would trust.
+meta.json records the size and SHA-256 of every file (and of itself); an entry is verified the
+first time a process uses it, and a damaged one is removed with a warning and rebuilt (cost of the
+check: experiments/benchmarks/README.md, "Checksums"). Temp folders of builds that were killed
+are removed by the next build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,12 @@ import numpy as np
 from seqlab.errors import SeqlabError
 
 # Bump when the cached layout or the way text becomes ids changes, so stale entries are ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: meta.json holds checksums
+OWNER = ".owner"  # in a temp folder: "<host> <pid>" of the process building it
+TEMP_NAME = re.compile(r"\.[0-9a-f]{20}-.+")  # CacheWriter's temp folders (and discarded entries)
+ABANDONED_S = 24 * 3600  # a temp folder without a readable owner this old is garbage
+log = logging.getLogger(__name__)
+_verified: set[tuple[str, int]] = set()  # (entry, meta.json mtime) checked by this process
 
 
 def fingerprint(*parts: Any) -> str:
@@ -45,9 +58,100 @@ class CacheEntry:
         return (self.path / name).read_text(encoding="utf-8")
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _meta_digest(meta: dict) -> str:
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def damage(path: Path) -> str | None:
+    """Why the entry at `path` cannot be trusted, or None when every file matches its checksum."""
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return f"meta.json unreadable: {type(e).__name__}"
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+        return "meta.json has no file list"
+    if meta.get("meta_sha256") != _meta_digest(meta):
+        return "meta.json was changed"
+    for name, want in meta["files"].items():
+        file = path / name
+        try:
+            size = file.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if size != want.get("bytes"):
+            return f"{name} has {size} bytes, {want.get('bytes')} were written"
+        if _sha256(file) != want.get("sha256"):
+            return f"{name} does not match its checksum"
+    return None
+
+
 def lookup(cache_dir: Path, key: str) -> CacheEntry | None:
+    """The complete, verified entry for `key`; None when there is none (or it was damaged)."""
     path = Path(cache_dir) / key
-    return CacheEntry(path) if (path / "meta.json").is_file() else None
+    try:
+        stamp = (path / "meta.json").stat().st_mtime_ns
+    except OSError:
+        return None
+    if (str(path), stamp) in _verified:
+        return CacheEntry(path)
+    why = damage(path)
+    if why is None:
+        _verified.add((str(path), stamp))
+        return CacheEntry(path)
+    log.warning("data cache entry %s is damaged (%s); rebuilding it", path, why)
+    discard(path)
+    return None
+
+
+def discard(path: Path) -> None:
+    """Move an entry out of the way in one step (readers never see half of it), then delete it."""
+    trash = path.with_name(f".{path.name}-damaged-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.replace(path, trash)
+    except OSError:
+        return  # another process got there first
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _alive(host: str, pid: int) -> bool:
+    if host != socket.gethostname():
+        return True  # another machine's build (shared cache): not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(cache_dir: Path) -> list[Path]:
+    """Temp folders of builds whose process is gone (killed mid-build); returns what was removed."""
+    removed = []
+    for tmp in Path(cache_dir).glob(".*-*"):
+        if not TEMP_NAME.fullmatch(tmp.name) or not tmp.is_dir():
+            continue
+        try:
+            host, pid = (tmp / OWNER).read_text(encoding="utf-8").split()
+            gone = not _alive(host, int(pid))
+        except (OSError, ValueError):
+            try:
+                gone = time.time() - tmp.stat().st_mtime > ABANDONED_S
+            except OSError:
+                continue
+        if gone:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
 
 
 class CacheWriter:
@@ -55,18 +159,23 @@ class CacheWriter:
 
     def __init__(self, cache_dir: Path, key: str):
         self.final = Path(cache_dir) / key
+        self.files: dict[str, dict] = {}
         try:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            remove_abandoned(Path(cache_dir))
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=cache_dir))
+            (self.tmp / OWNER).write_text(f"{socket.gethostname()} {os.getpid()}", encoding="utf-8")
         except OSError as e:
             raise SeqlabError(
                 f"cannot write the data cache in {cache_dir} ({e.strerror}); "
                 "set paths.cache_dir to a writable folder"
             ) from None
 
-    def _guard(self, write) -> None:
+    def _guard(self, name: str, write) -> None:
         try:
             write()
+            path = self.tmp / name
+            self.files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
         except OSError as e:
             self.abort()
             raise SeqlabError(
@@ -75,18 +184,23 @@ class CacheWriter:
             ) from None
 
     def array(self, name: str, values: np.ndarray) -> None:
-        self._guard(lambda: np.save(self.tmp / f"{name}.npy", values))
+        self._guard(f"{name}.npy", lambda: np.save(self.tmp / f"{name}.npy", values))
 
     def json(self, name: str, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False)
-        self._guard(lambda: (self.tmp / f"{name}.json").write_text(text, encoding="utf-8"))
+        self._guard(
+            f"{name}.json", lambda: (self.tmp / f"{name}.json").write_text(text, encoding="utf-8")
+        )
 
     def text(self, name: str, value: str) -> None:
-        self._guard(lambda: (self.tmp / name).write_text(value, encoding="utf-8"))
+        self._guard(name, lambda: (self.tmp / name).write_text(value, encoding="utf-8"))
 
     def commit(self, meta: dict) -> CacheEntry:
         """Write meta.json last, then move the folder into place (another process may have won)."""
+        meta = {**meta, "files": dict(self.files)}
+        meta["meta_sha256"] = _meta_digest(meta)
         self.json("meta", meta)
+        (self.tmp / OWNER).unlink(missing_ok=True)
         try:
             os.replace(self.tmp, self.final)
         except OSError:

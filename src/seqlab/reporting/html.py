@@ -17,6 +17,8 @@ from seqlab.reporting.collect import Run
 from seqlab.reporting.plots import Plot
 from seqlab.reporting.table import fmt
 
+# Columns shown only when chosen: the last validation values (the best one is in "best").
+FOLDED = ("val/",)
 # Columns the leaderboard leaves to the provenance section (or folds into the status cell).
 HIDDEN = ("error", "optimized", "mode", "overrides", "commit", "path", "checkpoint")
 
@@ -36,7 +38,9 @@ def leaderboard(rows: list[dict[str, Any]]) -> str:
     cols = [c for c in rows[0] if c not in HIDDEN]
     # Break opportunities after "/" and "_" let long names wrap, so the table fits the page.
     head = "<th>#</th>" + "".join(
-        f"<th>{escape(c).replace('/', '/<wbr>').replace('_', '_<wbr>')}</th>" for c in cols
+        f"<th{' data-hide' if c.startswith(FOLDED) else ''}>"
+        f"{escape(c).replace('/', '/<wbr>').replace('_', '_<wbr>')}</th>"
+        for c in cols
     )
     body = []
     for i, row in enumerate(rows, 1):
@@ -174,6 +178,7 @@ Rebuild with <code>seqlab-report {escape(title)}</code>.</p>
 placeholder="filter runs: words that must all appear in a row"> <span id="leaderboard-count"
 class="meta"></span><span class="meta">Click a header to sort, a row to show or hide the run
 in the learning curves.</span></div>
+<details id="leaderboard-columns"><summary>columns</summary><div></div></details>
 {leaderboard(rows)}
 <h2>Swept parameters vs best {escape(metric)}</h2>
 <p class="meta">Drag along an axis of the parallel coordinates to select a range; hover a point

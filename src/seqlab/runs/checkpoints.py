@@ -1,9 +1,15 @@
-"""Reading checkpoints safely: weights only, with errors that name the file."""
+"""Reading checkpoints safely: weights only, verified, with errors that name the file.
+
+torch.save writes a zip archive with a CRC-32 of every member (the pickled structure and each
+tensor's bytes); torch.load does not check them, so a flipped byte would load silently. Every
+load here checks them first (cost: experiments/benchmarks/README.md, "Checksums").
+"""
 
 from __future__ import annotations
 
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint {path} is truncated or corrupt (not a complete torch.save archive); use "
             "another checkpoint (e.g. last.ckpt or best.ckpt of the run)"
         )
+    verify_archive(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -33,14 +40,88 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"refusing to load {path}: it is not a plain-weights checkpoint and loading it could "
             f"run code ({why[:120]})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError) as e:
         raise SeqlabError(
             f"checkpoint {path} is truncated or corrupt ({type(e).__name__}); use another checkpoint "
             "(e.g. last.ckpt or best.ckpt of the run)"
         ) from None
     if not isinstance(ckpt, dict) or "seqlab" not in ckpt or "state_dict" not in ckpt:
         raise SeqlabError(f"{path} is not a seqlab checkpoint (no tokenizer/config inside)")
+    check_structure(ckpt, path)
+    check_finite(ckpt["state_dict"], path)
     return ckpt
+
+
+def verify_archive(path: Path) -> None:
+    """Every member's CRC-32 as torch.save wrote it; a damaged archive is one line."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as e:
+        raise SeqlabError(
+            f"checkpoint {path} is corrupt ({type(e).__name__}: {str(e)[:80]}); use another "
+            "checkpoint (e.g. last.ckpt or best.ckpt of the run)"
+        ) from None
+    if bad is not None:
+        raise SeqlabError(
+            f"checkpoint {path} is corrupt: {bad} does not match the checksum saved with it; use "
+            "another checkpoint (e.g. last.ckpt or best.ckpt of the run)"
+        )
+
+
+# What seqlab reads from a checkpoint, and the type each must have.
+STRUCTURE = (
+    ("state_dict", dict),
+    ("seqlab", dict),
+    ("seqlab.config", dict),
+    ("seqlab.config.model", dict),
+    ("seqlab.config.tokenizer", dict),
+    ("seqlab.tokenizers", dict),
+)
+
+
+def check_structure(ckpt: dict, path: Path) -> None:
+    """The parts seqlab reads have the types it reads them as (a hand-edited or foreign file)."""
+    for dotted, kind in STRUCTURE:
+        value: Any = ckpt
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, kind):
+            raise SeqlabError(
+                f"{path} is not a usable seqlab checkpoint: '{dotted}' is "
+                f"{type(value).__name__}, expected {kind.__name__}"
+            )
+    for name, value in ckpt["state_dict"].items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise SeqlabError(
+                f"{path} is not a usable seqlab checkpoint: state_dict entry {name!r} is "
+                f"{type(value).__name__}, expected a tensor"
+            )
+    for role, state in ckpt["seqlab"]["tokenizers"].items():
+        if not isinstance(state, dict):
+            raise SeqlabError(
+                f"{path} is not a usable seqlab checkpoint: tokenizer {role!r} is "
+                f"{type(state).__name__}, expected its saved state"
+            )
+
+
+def check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Weights with NaN or infinity would only ever produce NaN losses and empty generations."""
+    for name, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            share = f"{bad} of {value.numel()}" if bad < value.numel() else "all"
+            raise SeqlabError(
+                f"checkpoint {path} holds non-finite weights ({share} values of {name} are NaN or "
+                "infinite: training diverged before it was saved); use an earlier checkpoint"
+            )
 
 
 def check_tokenizer_kind(ckpt: dict, kind: str, path: str) -> None:

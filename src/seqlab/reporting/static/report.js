@@ -59,6 +59,34 @@
       terms.length ? shown + " of " + rows.length + " runs" : "";
   }
   if (filter && board) filter.addEventListener("input", applyFilter);
+
+  /* Column chooser: the last validation values start folded (the best one is in "best"). */
+  var COLUMNS = "seqlab-report-columns:" + document.title;
+  function showColumn(col, on) {
+    Array.prototype.forEach.call(board.rows, function (tr) {
+      if (tr.cells[col]) tr.cells[col].hidden = !on;
+    });
+  }
+  if (board) {
+    var hiddenCols = null;
+    try { hiddenCols = JSON.parse(sessionStorage.getItem(COLUMNS) || "null"); } catch (e) { /* defaults */ }
+    var chooser = document.querySelector("#leaderboard-columns div");
+    Array.prototype.forEach.call(board.tHead.rows[0].cells, function (th, col) {
+      if (col === 0) return;
+      var name = th.textContent, label = document.createElement("label"), box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = hiddenCols ? hiddenCols.indexOf(name) < 0 : !th.hasAttribute("data-hide");
+      showColumn(col, box.checked);
+      box.addEventListener("change", function () {
+        showColumn(col, box.checked);
+        var off = Array.prototype.filter.call(chooser.querySelectorAll("input"), function (b) { return !b.checked; })
+          .map(function (b) { return b.parentNode.textContent; });
+        try { sessionStorage.setItem(COLUMNS, JSON.stringify(off)); } catch (e) { /* not kept */ }
+      });
+      label.appendChild(box); label.appendChild(document.createTextNode(name));
+      chooser.appendChild(label);
+    });
+  }
   body.setAttribute("data-ready", "yes");
 
   /* ---------- state shared by the plots ---------- */
@@ -251,7 +279,7 @@
           name: "best (" + D.mode + ")", hoverinfo: "skip" }
       ], {
         title: { text: k + " vs best " + D.metric, font: { size: 13 } }, height: 300,
-        margin: { t: 35, r: 10, b: 45, l: 55 }, showlegend: false,
+        margin: { t: 35, r: 40, b: 45, l: 55 }, showlegend: false,
         xaxis: { title: { text: k }, type: D.numeric[k] ? (D.logx[k] ? "log" : "linear") : "category" },
         yaxis: { title: { text: "best " + D.metric } }
       }, { responsive: true, displaylogo: false });
