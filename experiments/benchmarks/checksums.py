@@ -48,7 +48,7 @@ def cache_table(data_dir: Path, repeats: int) -> None:
             entry, _ = prepare(cfg.data, cfg.tokenizer, data_dir, folder)
             size = sum(p.stat().st_size for p in entry.path.iterdir()) / 1e6
 
-            def start(verify: bool) -> None:
+            def start(verify: bool, cfg=cfg, folder=folder) -> None:
                 if verify:
                     cache._verified.clear()  # as a new process
                 prepare(cfg.data, cfg.tokenizer, data_dir, folder)
