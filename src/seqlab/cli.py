@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
@@ -10,6 +11,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 from hydra.errors import (
     ConfigCompositionException,
@@ -161,6 +163,47 @@ def discard_run_folder() -> None:
             handler.close()
             logging.getLogger().removeHandler(handler)
     discard_if_untouched(folder)
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def held_run_log(folder: str | Path, hold: bool = True):
+    """Keep what is logged inside the block out of the run folder's log file until the block
+    succeeds: a resume refused by its checks leaves the folder exactly as it was."""
+    root = logging.getLogger()
+    files = [
+        h
+        for h in root.handlers
+        if hold and isinstance(h, logging.FileHandler) and h.baseFilename.startswith(str(folder))
+    ]
+    if not files:
+        yield
+        return
+    held = _Held()
+    for handler in files:
+        root.removeHandler(handler)
+    root.addHandler(held)
+    try:
+        yield
+    except BaseException:
+        held.records.clear()
+        raise
+    finally:
+        root.removeHandler(held)
+        for handler in files:
+            root.addHandler(handler)
+    for record in held.records:
+        for handler in files:
+            if record.levelno >= handler.level:
+                handler.handle(record)
 
 
 def quiet(ignore_warnings: bool) -> None:

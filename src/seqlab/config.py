@@ -155,6 +155,7 @@ SCHEMAS = {
 TOP_LEVEL = {
     *SCHEMAS,
     *("name", "seed", "train", "test", "ckpt_path", "resume", "skip_completed", "optimized_metric"),
+    "resume_data_changed",
     *("optimizer", "scheduler", "trainer", "logger", "callbacks"),
 }
 # task.kind → model families that can run it (decoder-only models run seq2seq tasks as prefix LM),
@@ -367,6 +368,11 @@ def validate(cfg: DictConfig) -> None:
             raise SeqlabError(
                 f"config key '{dotted}': {value!r} is not valid; choose one of {', '.join(choices)}"
             )
+    if plain.get("resume_data_changed", "refuse") not in ("refuse", "allow"):
+        raise SeqlabError(
+            f"config key 'resume_data_changed': {plain['resume_data_changed']!r} is not valid; "
+            "choose refuse or allow"
+        )
     check_data_options(plain["data"])
     compile_kwargs(plain["model"].get("compile"))
     DecodingOptions.from_config(plain["decoding"])

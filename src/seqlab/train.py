@@ -7,7 +7,7 @@ import time
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.cli import end_startup, entry_point, quiet, user_errors
+from seqlab.cli import end_startup, entry_point, held_run_log, quiet, user_errors
 from seqlab.runs.folder import RunFolder, finish_loggers
 from seqlab.runs.resume import resume_args
 
@@ -28,7 +28,12 @@ def train(cfg: DictConfig) -> float | None:
     from seqlab.runs.checkpoints import load_weights
     from seqlab.runs.model_card import write_model_card
     from seqlab.runs.results import collect_results, optimized_value, print_summary
-    from seqlab.runs.resume import check_same_tokenizers, previous_run, starting_checkpoint
+    from seqlab.runs.resume import (
+        check_same_data,
+        check_same_tokenizers,
+        previous_run,
+        starting_checkpoint,
+    )
     from seqlab.runs.sweeps import job_command, relaunch_job_not_sweep, typed_command
 
     end_startup()
@@ -42,17 +47,26 @@ def train(cfg: DictConfig) -> float | None:
     done, resume = previous_run(cfg, run.path, overrides)
     if done is not None:
         return optimized_value(done, cfg.optimized_metric)
-    start, ckpt = starting_checkpoint(cfg, resume)
-    if rank_zero_only.rank == 0:
-        run.write_provenance(
-            cfg, overrides, job_command(), resumed=bool(resume), typed=typed_command()
-        )
 
-    fixed = ckpt["seqlab"]["tokenizers"] if ckpt and not resume else None  # fine-tuning
-    datamodule = build_datamodule(cfg, fixed)
-    datamodule.prepare_data()
-    if resume:
-        check_same_tokenizers(ckpt, datamodule.tokenizer_states(), resume)
+    def write_provenance() -> None:
+        if rank_zero_only.rank == 0:
+            run.write_provenance(
+                cfg, overrides, job_command(), resumed=bool(resume), typed=typed_command()
+            )
+
+    if not resume:  # a new run's folder says what it is even if preparing the data fails
+        write_provenance()
+    with held_run_log(run.path, hold=bool(resume)):
+        start, ckpt = starting_checkpoint(cfg, resume)
+        fixed = ckpt["seqlab"]["tokenizers"] if ckpt and not resume else None  # fine-tuning
+        datamodule = build_datamodule(cfg, fixed)
+        datamodule.prepare_data()
+        if resume:
+            check_same_tokenizers(ckpt, datamodule.tokenizer_states(), resume)
+            policy = cfg.get("resume_data_changed", "refuse")  # absent from older runs' config
+            check_same_data(ckpt, datamodule.data_fingerprint, resume, policy)
+    if resume:  # only now that it goes ahead: a refused resume leaves the folder as it was
+        write_provenance()
     plan = None
     if rank_zero_only.rank == 0:  # the data is cached now: exact lengths and vocabulary
         plan = make_plan(cfg, fixed)
@@ -64,6 +78,7 @@ def train(cfg: DictConfig) -> float | None:
     if ckpt:
         load_weights(net, ckpt, start)
     module = build_module(cfg, datamodule.tokenizer_states(), net, run.run_id)
+    module.data_fingerprint = datamodule.data_fingerprint
     if rank_zero_only.rank == 0:
         run.write_tokenizers(datamodule.tokenizer_states())
     trainer = build_trainer(cfg)

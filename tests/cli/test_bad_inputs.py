@@ -196,6 +196,37 @@ def test_resume_with_another_tokenizer_or_architecture(cli, scan_run, tmp_path):
     assert "drop the override, or fine-tune in a new run with ckpt_path=" in message
 
 
+def folder_state(run: Path) -> dict[str, bytes]:
+    """Every file of a run folder with its bytes."""
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_resume_on_changed_data_is_refused_and_writes_nothing(cli, tmp_path):
+    lines = [f"walk {i % 7} twice\tI_WALK {i % 5}" for i in range(80)]
+    pairs = write(tmp_path / "pairs.tsv", "\n".join(lines) + "\n")
+    data = ["data=pairs_file", f"data.path={pairs}", "data.format=tsv"]
+    cli("train", *QUIET, *data, "test=false", expect=0)
+    [run] = run_folders(tmp_path / "outputs")
+    before = folder_state(run)
+    (a, x), (b, y) = lines[10].split("\t"), lines[11].split("\t")
+    lines[10], lines[11] = f"{a}\t{y}", f"{b}\t{x}"  # targets swapped: same words, other pairs
+    swapped = "\n".join(lines) + "\n"
+    pairs.write_text(swapped)
+    message = error_line(cli("train", f"resume={run}", "trainer.max_epochs=2"))
+    assert message.startswith(f"resume={run}: the data changed since the run started (")
+    assert message.endswith("or continue on the changed data with resume_data_changed=allow")
+    assert folder_state(run) == before  # nothing rewritten by the refused command
+    pairs.write_text(swapped.replace("I_WALK 0", "I_RUN 0"))  # a new word: another vocabulary
+    message = error_line(cli("train", f"resume={run}", "trainer.max_epochs=2"))
+    assert "the data now gives a different vocabulary than when the run started" in message
+    assert folder_state(run) == before
+    pairs.write_text(swapped)
+    proc = cli("train", f"resume={run}", "trainer.max_epochs=2", "resume_data_changed=allow",
+               expect=0)  # fmt: skip
+    assert "continuing on the new data (resume_data_changed=allow)" in proc.stdout
+    assert "trainer.max_epochs=2" in (run / "overrides.txt").read_text()
+
+
 def test_finetune_with_another_tokenizer_or_architecture(cli, scan_run):
     ckpt = scan_run / "checkpoints" / "last.ckpt"
     message = error_line(cli("train", *QUIET, f"ckpt_path={ckpt}", "tokenizer=char"))

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from seqlab.data.sources import file_sha256
 from seqlab.errors import SeqlabError
 
 # Bump when the cached layout or the way text becomes ids changes, so stale entries are ignored.
@@ -58,14 +59,6 @@ class CacheEntry:
         return (self.path / name).read_text(encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _meta_digest(meta: dict) -> str:
     body = {k: v for k, v in meta.items() if k != "meta_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -89,7 +82,7 @@ def damage(path: Path) -> str | None:
             return f"{name} is missing"
         if size != want.get("bytes"):
             return f"{name} has {size} bytes, {want.get('bytes')} were written"
-        if _sha256(file) != want.get("sha256"):
+        if file_sha256(file) != want.get("sha256"):
             return f"{name} does not match its checksum"
     return None
 
@@ -175,7 +168,7 @@ class CacheWriter:
         try:
             write()
             path = self.tmp / name
-            self.files[name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            self.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         except OSError as e:
             self.abort()
             raise SeqlabError(

@@ -74,6 +74,12 @@ class _CachedData(L.LightningDataModule):
         return {role: tok.state() for role, tok in self.tokenizers.items()}
 
     @property
+    def data_fingerprint(self) -> str:
+        """The examples' fingerprint (data settings and file contents), kept in checkpoints."""
+        self._load()
+        return self.entry.json("meta")["data_fingerprint"]
+
+    @property
     def counts(self) -> dict:
         self._load()
         return self.entry.json("meta")["counts"]

@@ -34,16 +34,33 @@ def _plain(cfg) -> dict:
 LAYOUTS = {"lm": "stream", "seq2seq": "pairs", "denoise": "lines"}
 
 
-def cache_key(
-    data_cfg: Mapping, tok_cfg: Mapping, data_root: Path, fixed: dict | None, layout: str = "auto"
-) -> str:
-    """Fingerprint of file contents, data + tokenizer config, layout and any fixed tokenizer."""
+def file_hashes(data_cfg: Mapping, data_root: Path) -> dict[str, str]:
+    """SHA-256 of every file the dataset reads ("missing" for one not there yet)."""
     files = {}
     for rel in split_files(data_cfg):
         path = data_root / rel
         files[rel] = file_sha256(path) if path.is_file() else "missing"
+    return files
+
+
+def cache_key(
+    data_cfg: Mapping,
+    tok_cfg: Mapping,
+    data_root: Path,
+    fixed: dict | None,
+    layout: str = "auto",
+    files: dict[str, str] | None = None,
+) -> str:
+    """Fingerprint of file contents, data + tokenizer config, layout and any fixed tokenizer."""
+    files = file_hashes(data_cfg, data_root) if files is None else files
     digest = fingerprint(__version__, data_cfg, tok_cfg, files, fixed, layout)
     return f"{data_cfg['name']}-{digest}"
+
+
+def data_fingerprint(data_cfg: Mapping, files: dict[str, str]) -> str:
+    """What the examples are: the data settings and file contents, not how they are tokenized
+    (a resume compares it with the one its checkpoint recorded)."""
+    return fingerprint("data", data_cfg, files)
 
 
 def stored_format(data_cfg: Mapping, layout: str = "auto") -> str:
@@ -226,7 +243,8 @@ def prepare(
     """
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
-    key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout)
+    files = file_hashes(data_cfg, data_root)
+    key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout, files)
     entry = lookup(Path(cache_dir).expanduser(), key)
     if entry is None:
         start = time.perf_counter()
@@ -240,7 +258,12 @@ def prepare(
         )
         writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
         entry = writer.commit(
-            {"key": key, "counts": counts, "seconds": time.perf_counter() - start}
+            {
+                "key": key,
+                "data_fingerprint": data_fingerprint(data_cfg, files),
+                "counts": counts,
+                "seconds": time.perf_counter() - start,
+            }
         )
         log.info("tokenized %s in %.1fs: %s", data_cfg["name"], time.perf_counter() - start, counts)
     states = entry.json("tokenizers")

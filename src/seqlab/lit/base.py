@@ -54,6 +54,7 @@ class SeqlabModule(L.LightningModule):
         self.tokenizer_states = tokenizers or {}
         self.run_config = config or {}
         self.run_id = run_id
+        self.data_fingerprint: str | None = None  # set by seqlab-train; a resume compares it
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning's loop sets `_current_fx_name` before and after every hook it calls, dozens
@@ -160,5 +161,6 @@ class SeqlabModule(L.LightningModule):
             "tokenizers": self.tokenizer_states,
             "config": self.run_config,
             "run_id": self.run_id,
+            "data_fingerprint": self.data_fingerprint,
             "card": card_facts(self.run_config) if self.run_config else None,
         }

@@ -42,6 +42,9 @@ def resume_args(argv: list[str]) -> list[str]:
         *rest,
         f"resume={folder}",
         f"hydra.run.dir={folder}",
+        # .hydra/ keeps the run's launch; seqlab's own files record each resume once it goes
+        # ahead, so a refused resume leaves the folder exactly as it was.
+        "hydra.output_subdir=null",
     ]
 
 
@@ -106,6 +109,22 @@ def check_same_tokenizers(ckpt: dict, states: dict, resume: str) -> None:
             f"resume={resume}: the data now gives a different vocabulary than when the run "
             "started (the data files or their cleaning changed); restore them, or start a new run"
         )
+
+
+def check_same_data(ckpt: dict, now: str, resume: str, policy: str) -> None:
+    """The examples of a resumed run must be those it was trained on, unless the user says not."""
+    was = ckpt["seqlab"].get("data_fingerprint")
+    if was is None or was == now:
+        return  # None: a checkpoint written before fingerprints were kept
+    if policy == "allow":
+        print(f"resume={resume}: the data changed since the run started; continuing on the new "
+              "data (resume_data_changed=allow)")  # fmt: skip
+        return
+    raise SeqlabError(
+        f"resume={resume}: the data changed since the run started (a data file's contents or the "
+        f"data settings differ: fingerprint {was[:12]} then, {now[:12]} now); restore the data, "
+        "start a new run, or continue on the changed data with resume_data_changed=allow"
+    )
 
 
 def _first_difference(a: Any, b: Any, key: str) -> tuple[str | None, Any, Any]:
