@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from helpers.cli import run_folders
+from helpers.cli import cli_env, run_folders, run_in_process
 
 QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
          "trainer.limit_test_batches=1", "loader.batch_size=16"]  # fmt: skip
@@ -125,3 +125,29 @@ def test_job_gpu_spreads_sweep_jobs_over_devices():
         cfg.hydra.job.num = 3
     HydraConfig.instance().set_config(cfg)
     assert [job_gpu(2), job_gpu(4), job_gpu(1)] == [1, 3, 0]
+
+
+@pytest.mark.parametrize(
+    "path", ["/tmp/prøject/ünïcode 空白", "/a b/it's", "/back\\slash/", "/q'\\'x", "/tail\\"]
+)
+def test_hydra_quoted_paths_parse_back_to_themselves(path):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from seqlab.runs.resume import hydra_quoted
+
+    [override] = OverridesParser.create().parse_overrides([f"resume={hydra_quoted(path)}"])
+    assert override.value() == path
+
+
+def test_run_resume_and_sweep_from_a_unicode_folder_with_spaces(data_root, cache_dir, tmp_path):
+    home = tmp_path / "prøject" / "ünïcode 空白"
+    home.mkdir(parents=True)
+    env = cli_env(data_root, cache_dir, home / "outputs")
+    run_in_process("train", *QUICK, "test=false", cwd=home, env=env)
+    [run] = run_folders(home / "outputs")
+    run_in_process("train", f"resume={run}", "trainer.max_epochs=2", cwd=home, env=env)
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "ok" and results["epochs"] == 2
+    run_in_process("train", "-m", "seed=1,2", *QUICK, "test=false", cwd=home, env=env)
+    assert len(run_folders(home / "outputs")) == 3
+    assert len(summary_rows(home / "outputs" / "sweeps")) == 2

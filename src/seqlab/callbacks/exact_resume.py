@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import random
+import shlex
 import signal
 import sys
 import tempfile
@@ -99,6 +100,11 @@ def seed_step(seed: int, epoch: int, batch: int, rank: int = 0) -> None:
     torch.default_generator.manual_seed(value)
     if torch.cuda.is_initialized():
         torch.cuda.manual_seed_all(value)
+
+
+def _resume_arg(trainer: L.Trainer) -> str:
+    """The resume argument as a shell takes it (a folder with spaces or quotes stays one word)."""
+    return shlex.quote(f"resume={trainer.default_root_dir}")
 
 
 def _lightning_sigterm(trainer: L.Trainer, value: bool) -> None:
@@ -209,7 +215,7 @@ class ExactResume(L.Callback):
         if isinstance(exception, KeyboardInterrupt) and trainer.is_global_zero:
             last = _last_checkpoint_path(trainer)
             saved = (
-                f"the last checkpoint is {last}; continue with resume={trainer.default_root_dir}"
+                f"the last checkpoint is {last}; continue with {_resume_arg(trainer)}"
                 if last.is_file()
                 else "no checkpoint was saved yet"
             )
@@ -227,7 +233,7 @@ class ExactResume(L.Callback):
             trainer.save_checkpoint(path, weights_only=False)  # full: optimizer, loops, callbacks
             message = (
                 f"stopped by {by} after step {trainer.global_step}; saved {path}; continue "
-                f"with resume={trainer.default_root_dir}"
+                f"with {_resume_arg(trainer)}"
             )
         if trainer.is_global_zero:
             print(f"seqlab: {message}", file=sys.stderr, flush=True)

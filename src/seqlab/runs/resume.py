@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,14 @@ def last_checkpoint(folder: str | Path) -> Path:
             f"resume={folder}: no checkpoints/last.ckpt to continue from; start a new run instead"
         )
     return path
+
+
+def hydra_quoted(value: str) -> str:
+    """`value` as a quoted Hydra override value: any path (spaces, non-ASCII, quotes) survives.
+
+    In Hydra's quoted strings a backslash is literal except before a quote or at the end."""
+    doubled = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value)
+    return "'" + doubled.replace("'", "\\'") + "'"
 
 
 def resume_args(argv: list[str]) -> list[str]:
@@ -40,8 +49,8 @@ def resume_args(argv: list[str]) -> list[str]:
     return [
         *("--config-path", str(folder), "--config-name", "config"),
         *rest,
-        f"resume={folder}",
-        f"hydra.run.dir={folder}",
+        f"resume={hydra_quoted(str(folder))}",
+        f"hydra.run.dir={hydra_quoted(str(folder))}",
         # .hydra/ keeps the run's launch; seqlab's own files record each resume once it goes
         # ahead, so a refused resume leaves the folder exactly as it was.
         "hydra.output_subdir=null",
