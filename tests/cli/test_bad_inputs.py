@@ -124,6 +124,30 @@ def test_a_training_split_emptied_by_cleaning_is_one_line(cli):
     assert "shorter than data.cleaning.min_len=40 tokens" in message
 
 
+def test_a_pairs_file_too_small_to_carve_val_and_test_is_one_line(cli, tmp_path):
+    pairs = write(tmp_path / "one.tsv", "walk\tI_WALK\n")
+    message = error_line(
+        cli("train", *QUIET, "data=pairs_file", f"data.path={pairs}", "data.format=tsv")
+    )
+    assert message == (
+        "data.test_fraction=0.05 of the training data (1 examples) leaves the test split empty; "
+        "give it its own file (data.splits.test), or use more data or a larger fraction"
+    )
+    assert not (tmp_path / "outputs").exists() or not run_folders(tmp_path / "outputs")
+
+
+def test_a_text_shorter_than_the_context_is_one_line(cli, tmp_path):
+    path = write(tmp_path / "data" / "tinyshakespeare" / "input.txt", "To be or not to be.\n" * 10)
+    message = error_line(
+        cli("train", "experiment=shakespeare_gpt", f"paths.data_dir={path.parents[1]}")
+    )
+    assert message == (
+        "the val split has 20 tokens, fewer than one window of task.block_size=64 (+1); "
+        "use a longer text or a smaller task.block_size"
+    )
+    assert not run_folders(tmp_path / "outputs")  # a run refused by its data leaves no folder
+
+
 # --- configuration -------------------------------------------------------------------------------
 
 

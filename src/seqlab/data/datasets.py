@@ -81,10 +81,18 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
         fraction = data_cfg.get(f"{name}_fraction")
         if name in splits or not fraction:
             continue
+        whole = splits["train"]
         if fmt == "text":
-            splits["train"], splits[name] = _tail(splits["train"], fraction)
+            splits["train"], splits[name] = _tail(whole, fraction)
         else:
-            splits["train"], splits[name] = _holdout(splits["train"], fraction, seed)
+            splits["train"], splits[name] = _holdout(whole, fraction, seed)
+        if not str(splits[name]).strip() or not len(splits[name]):
+            size = f"{len(whole):,} characters" if fmt == "text" else f"{len(whole):,} examples"
+            raise SeqlabError(
+                f"data.{name}_fraction={fraction} of the training data ({size}) leaves the {name} "
+                f"split empty; give it its own file (data.splits.{name}), or use more data or a "
+                "larger fraction"
+            )
     if "test" not in splits and data_cfg.get("test_from_val", False):
         splits["test"] = splits["val"]
     missing = [s for s in SPLITS if s not in splits]

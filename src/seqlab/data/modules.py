@@ -24,6 +24,7 @@ from seqlab.data.noise import EpochTaggedBatchSampler, Noise, NoisySources, sent
 from seqlab.data.prefix import collate_prefix, count_truncated
 from seqlab.data.prepare import prepare
 from seqlab.data.tokenizers import Tokenizer
+from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,22 @@ class LMDataModule(_CachedData):
     def tokenizer(self) -> Tokenizer:
         self._load()
         return self.tokenizers["text"]
+
+    def prepare_data(self) -> None:
+        super().prepare_data()
+        self.check_lengths()
+
+    def check_lengths(self) -> None:
+        """Every split holds at least one window of block_size + 1 tokens (training: two, so a
+        window can start at more than one place)."""
+        for split, extra in (("train", 2), ("val", 1), ("test", 1)):
+            n = len(self.entry.array(f"{split}.ids"))
+            if n < self.block_size + extra:
+                raise SeqlabError(
+                    f"the {split} split has {n:,} tokens, fewer than one window of "
+                    f"task.block_size={self.block_size} (+{extra}); use a longer text or a "
+                    "smaller task.block_size"
+                )
 
     def train_dataloader(self) -> DataLoader:
         ids = self.entry.array("train.ids")

@@ -104,22 +104,30 @@ def write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
-def discard_if_untouched(path: str | Path) -> bool:
-    """Remove a run folder that holds only what Hydra wrote before the job refused its config.
+# What a run writes before its data is ready: a run refused by then has nothing else.
+PROVENANCE = (
+    "config.yaml",
+    "overrides.txt",
+    "git.diff",
+    "git.json",
+    "environment.json",
+    "run.json",
+)
 
-    A refused command must leave nothing to mistake for a run; a folder with any file of the job's
-    own (a resumed run, a checkpoint, a non-empty log) is kept.
+
+def discard_if_untouched(path: str | Path) -> bool:
+    """Remove a run folder that a refused start left: Hydra's records, the log, provenance.
+
+    A refused command must leave nothing to mistake for a run; a folder with anything else (a
+    checkpoint, metrics, results, a logger's files: a run that trained) is kept.
     """
     path = Path(path)
     if not path.is_dir():
         return False
     for item in path.rglob("*"):
-        hydra_record = item.relative_to(path).parts[0] == ".hydra"
-        if (
-            item.is_file()
-            and not hydra_record
-            and not (item.suffix == ".log" and not item.stat().st_size)
-        ):
+        rel = item.relative_to(path)
+        refused_start = rel.parts[0] == ".hydra" or item.suffix == ".log" or str(rel) in PROVENANCE
+        if item.is_file() and not refused_start:
             return False
     shutil.rmtree(path, ignore_errors=True)
     return True
