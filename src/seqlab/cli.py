@@ -100,6 +100,14 @@ def entry_point(
             if os.environ.get("SEQLAB_DEBUG"):
                 raise
             fail(composition_error(e))
+        except OSError as e:  # a folder that cannot be created or written (e.g. the run folder)
+            if os.environ.get("SEQLAB_DEBUG"):
+                raise
+            where = f"{e.filename}: " if e.filename else ""
+            fail(
+                f"cannot write {where}{e.strerror or e}; set paths.log_dir to a writable folder "
+                "with free space (SEQLAB_DEBUG=1 shows where it happened)"
+            )
 
     return main
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.cli import QUIET, error_line, run_folders
+from helpers.cli import QUIET, error_line, run_folders, run_in_process
 from seqlab.callbacks.exact_resume import AtomicCheckpointIO
 from seqlab.errors import SeqlabError
 from seqlab.runs.checkpoints import load_checkpoint
@@ -360,6 +360,62 @@ def test_cache_dir_not_writable(cli, tmp_path):
     )
 
 
+def test_a_run_folder_that_cannot_be_created_is_one_line(cli, tmp_path):
+    blocker = write(tmp_path / "a-file", "not a folder")
+    message = error_line(cli("train", *QUIET, f"paths.log_dir={blocker / 'outputs'}"))
+    assert message.startswith(f"cannot write {blocker / 'outputs'}/runs/")
+    assert message.endswith(": Not a directory; set paths.log_dir to a writable folder with free "
+                            "space (SEQLAB_DEBUG=1 shows where it happened)")  # fmt: skip
+
+
+def small_files(limit: int):
+    """preexec_fn: files over `limit` bytes fail to write (EFBIG, as a full disk fails)."""
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_disk_full_during_a_checkpoint_save_is_one_line(workdir, tmp_path):
+    """The data cache is built first; then files over 256 KiB fail: the run folder's logs fit,
+    the first checkpoint (2.7 MB) does not."""
+    _, env = workdir
+    env = {**env, "SEQLAB_LOG_DIR": str(tmp_path / "outputs")}
+    warm = {**env, "SEQLAB_LOG_DIR": str(tmp_path / "warm-up")}
+    run_in_process("train", *QUIET, "train=false", "test=false", cwd=tmp_path, env=warm)
+    args = [sys.executable, "-m", "seqlab.train", *QUIET, "trainer.log_every_n_steps=1"]
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          preexec_fn=small_files(2**18), timeout=600)  # fmt: skip
+    message = error_line(proc)
+    assert proc.returncode == 2
+    assert message.startswith("writing checkpoint ") and "failed (File too large); no " in message
+    assert message.endswith("checkpoint exists yet: free disk space or make the run folder "
+                            "writable, then start the run again")  # fmt: skip
+    [run] = run_folders(tmp_path / "outputs")
+    assert not list((run / "checkpoints").glob("*")), "a partial checkpoint was left behind"
+
+
+def test_a_failed_checkpoint_save_keeps_and_names_the_previous_one(tmp_path):
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(10)}, path)
+    before = path.read_bytes()
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2**16, limit[1]))
+    try:
+        with pytest.raises(SeqlabError) as e:
+            AtomicCheckpointIO().save_checkpoint({"w": torch.zeros(2**16)}, path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert str(e.value).startswith(
+        f"writing checkpoint {path} failed (File too large); {path} still holds the previous one:"
+    ) and str(e.value).endswith(f"then continue with resume={tmp_path}")
+    assert path.read_bytes() == before and len(list(path.parent.iterdir())) == 1
+
+
 def test_disk_full_while_writing_the_cache_leaves_nothing_to_trust(workdir, tmp_path):
     """Files over 1 MiB fail to write (EFBIG, as a full disk fails with ENOSPC) in a real run: the
     run folder's files fit, Tiny Shakespeare's token ids (2 MB) do not."""
@@ -369,12 +425,8 @@ def test_disk_full_while_writing_the_cache_leaves_nothing_to_trust(workdir, tmp_
     args = [sys.executable, "-m", "seqlab.train", "experiment=shakespeare_gpt", "train=false",
             "test=false"]  # fmt: skip
 
-    def small_files():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
-
     proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          preexec_fn=small_files, timeout=600)  # fmt: skip
+                          preexec_fn=small_files(2**20), timeout=600)  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     message = error_line(proc)
     assert message.startswith(f"writing the data cache in {cache} failed (")

@@ -44,6 +44,40 @@ SIGTERM_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process e
 SIGINT_EXIT_CODE = 128 + signal.SIGINT  # ... and by Ctrl-C
 
 
+class _RecordedWrites:
+    """A file torch.save writes through, keeping the OSError it turns into a RuntimeError."""
+
+    def __init__(self, f: Any):
+        self.f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _save_failed(path: Path, error: OSError) -> str:
+    """One line: what failed, and which checkpoint is still good (or that none is yet)."""
+    others = sorted(path.parent.glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if path.is_file():
+        kept = f"{path} still holds the previous one"
+    elif others:
+        kept = f"the last good checkpoint is {others[-1]}"
+    else:
+        kept, then = "no checkpoint exists yet", "start the run again"
+    if path.is_file() or others:
+        then = f"continue with {shlex.quote(f'resume={path.parent.parent}')}"
+    return (
+        f"writing checkpoint {path} failed ({error.strerror or error}); {kept}: free disk space "
+        f"or make the run folder writable, then {then}"
+    )
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write to a temporary file beside the target, fsync, then rename: `last.ckpt` is always whole.
 
@@ -56,24 +90,29 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a killed process
-            stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a killed process
+                stale.unlink(missing_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        except OSError as e:
+            raise SeqlabError(_save_failed(path, e)) from None
+        writes = None
         try:
             os.close(fd)
             with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
+                writes = _RecordedWrites(f)
+                torch.save(checkpoint, writes)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException as e:
             Path(tmp).unlink(missing_ok=True)
-            if isinstance(e, OSError):
-                raise SeqlabError(
-                    f"writing checkpoint {path} failed ({e.strerror or e}); the previous one is "
-                    "kept: free disk space, then continue with resume=<run folder>"
-                ) from None
+            # torch.save reports a failed write as RuntimeError ("enforce fail at
+            # inline_container.cc"): the file system's own error is the one recorded.
+            cause = e if isinstance(e, OSError) else writes and writes.error
+            if cause:
+                raise SeqlabError(_save_failed(path, cause)) from None
             raise
         with contextlib.suppress(OSError):  # make the rename itself durable
             dir_fd = os.open(path.parent, os.O_RDONLY)
