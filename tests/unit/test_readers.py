@@ -194,3 +194,27 @@ def test_jsonl_pairs_bad_record_names_line(tmp_path: Path, line, problem) -> Non
     with pytest.raises(SeqlabError) as err:
         read_jsonl_pairs(path)
     assert str(err.value).startswith(f"{path}:2: {problem}") and "\n" not in str(err.value)
+
+
+def test_a_bom_and_crlf_mean_the_same_text_in_every_format(tmp_path: Path) -> None:
+    """What Windows editors save (a byte-order mark, CRLF) reads as the plain UTF-8 file does."""
+    bom = "\ufeff"
+    tsv, csv_, jsonl = tmp_path / "p.tsv", tmp_path / "p.csv", tmp_path / "p.jsonl"
+    tsv.write_bytes(f"{bom}jump\tI_JUMP\r\nwalk\tI_WALK\r\n".encode())
+    csv_.write_bytes(f'{bom}jump,I_JUMP\r\n"walk",I_WALK\r\n'.encode())
+    rows = '{"source": "jump", "target": "I_JUMP"}\r\n{"source": "walk", "target": "I_WALK"}\r\n'
+    jsonl.write_bytes(f"{bom}{rows}".encode())
+    expected = [("jump", "I_JUMP"), ("walk", "I_WALK")]
+    assert read_tsv_pairs(tsv) == read_csv_pairs(csv_) == expected
+    assert read_jsonl_pairs(jsonl, "source", "target") == expected
+    text = tmp_path / "t.txt"
+    text.write_bytes(f"{bom}To be,\r\nor not.\r\n".encode())
+    assert read_text(text) == "To be,\nor not.\n" and read_lines(text) == ["To be,", "or not."]
+    src, tgt = tmp_path / "s.txt", tmp_path / "t2.txt"
+    src.write_bytes(f"{bom}a\r\nb\r\n".encode())
+    tgt.write_bytes(b"x\ny\n")
+    assert read_parallel(src, tgt) == [("a", "x"), ("b", "y")]
+    only_bom = tmp_path / "bom.txt"
+    only_bom.write_bytes(bom.encode())
+    with pytest.raises(SeqlabError, match="file is empty"):
+        read_text(only_bom)

@@ -27,7 +27,8 @@ _JSON_LIMITS = {
 
 
 def _decode(path: Path, errors: str) -> str:
-    """Read `path` as UTF-8, naming the line and byte offset of the first invalid byte.
+    """Read `path` as UTF-8 (a leading BOM dropped, CRLF as LF), naming the line and byte offset
+    of the first invalid byte.
 
     Args:
         path: File to read.
@@ -50,19 +51,23 @@ def _decode(path: Path, errors: str) -> str:
     if not data:
         raise SeqlabError(f"{path}: file is empty; point the config at the real data file")
     try:
-        return data.decode("utf-8", errors=errors)
+        text = data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as exc:
         lineno = data.count(b"\n", 0, exc.start) + 1
         raise SeqlabError(
             f"{path}:{lineno}: invalid UTF-8 (byte offset {exc.start}); "
             "fix the file or set data.errors=replace"
         ) from None
+    # The same text whatever editor saved it: no byte-order mark (it would stick to the first
+    # word or break the first JSON line) and LF line ends (CR would become part of each line).
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    if not text:
+        raise SeqlabError(f"{path}: file is empty; point the config at the real data file")
+    return text
 
 
 def _split_lines(text: str) -> list[str]:
     """Split on LF only (not on the exotic separators `str.splitlines` knows), dropping the final one."""
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -93,7 +98,7 @@ def read_text(path: str | Path, errors: str = "strict") -> str:
         errors: "strict" or "replace", as for `read_lines`.
 
     Returns:
-        The file's text, unchanged.
+        The file's text (a leading BOM dropped, CRLF line ends as LF).
 
     Raises:
         SeqlabError: missing or empty file, or invalid UTF-8 in strict mode (names the line).
