@@ -75,3 +75,16 @@ def test_state_round_trip_is_plain_json():
 def test_bpe_needs_a_vocab_size():
     with pytest.raises(SeqlabError, match="tokenizer.vocab_size"):
         fit_tokenizer(TEXTS, "bpe")
+
+
+def test_bpe_cuts_unbroken_runs_so_fitting_stays_linear():
+    """A line with no break is one pre-token, and BPE fitting is quadratic in a pre-token's
+    length: runs are cut every MAX_PRETOKEN bytes; text round-trips all the same."""
+    from seqlab.data.tokenizers import MAX_PRETOKEN
+
+    hostile = "x" * (3 * MAX_PRETOKEN + 5)
+    tok = fit_tokenizer([hostile * 200, "plain words here"], "bpe", vocab_size=300)
+    pieces = tok.hf.pre_tokenizer.pre_tokenize_str(hostile)
+    assert [len(p) for p, _ in pieces] == [MAX_PRETOKEN] * 3 + [5]
+    ids = tok.encode_batch([hostile + " and 你好世界"])[0]
+    assert tok.decode(ids) == hostile + " and 你好世界"

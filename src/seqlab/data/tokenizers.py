@@ -18,6 +18,8 @@ from seqlab.errors import SeqlabError
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
 KINDS = ("char", "word", "bpe")
+MAX_PRETOKEN = 256  # bytes: BPE merges never span more (longer than any word, ~85 CJK characters)
+SHOW_PROGRESS_CHARS = 50_000_000  # fitting on more text than this shows the trainer's progress
 
 
 class Tokenizer:
@@ -101,8 +103,15 @@ def _empty(kind: str) -> HFTokenizer:
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
     elif kind == "bpe":
         # Byte-level BPE never emits <unk>: scripts without spaces (Chinese) stay representable.
+        # A run of text with no break (a 2 MB line of letters) is one pre-token, and fitting BPE
+        # costs quadratic time in a pre-token's length: runs are cut every MAX_PRETOKEN bytes.
         tok = HFTokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.ByteLevel(add_prefix_space=False),
+                pre_tokenizers.Split(Regex(f"[\\s\\S]{{1,{MAX_PRETOKEN}}}"), behavior="isolated"),
+            ]
+        )
         tok.decoder = decoders.ByteLevel()
     else:
         raise SeqlabError(f"tokenizer.kind={kind!r} is not valid; choose one of {', '.join(KINDS)}")
@@ -126,6 +135,9 @@ def fit_tokenizer(
     """
     tok = _empty(kind)
     special = list(SPECIAL_TOKENS)
+    if not isinstance(texts, list | tuple):
+        texts = list(texts)
+    progress = sum(len(t) for t in texts) > SHOW_PROGRESS_CHARS
     if kind == "bpe":
         if not vocab_size:
             raise SeqlabError("tokenizer.vocab_size must be set for tokenizer.kind=bpe (e.g. 8000)")
@@ -134,12 +146,12 @@ def fit_tokenizer(
             min_frequency=min_freq,
             special_tokens=special,
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
+            show_progress=progress,
         )
     else:
         kwargs = {"vocab_size": vocab_size + len(special)} if vocab_size else {}
         trainer = trainers.WordLevelTrainer(
-            min_frequency=min_freq, special_tokens=special, show_progress=False, **kwargs
+            min_frequency=min_freq, special_tokens=special, show_progress=progress, **kwargs
         )
     tok.train_from_iterator(texts, trainer)
     return Tokenizer(tok, kind)
