@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab import __version__
 from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
+from seqlab.data.char_stream import encode_char, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import load_splits, reader_format, split_files
 from seqlab.data.sources import file_sha256
@@ -214,14 +215,21 @@ def check_not_emptied(counts: Mapping[str, int], cleaning: Mapping) -> None:
 
 def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
     cleaned = {name: _clean([text], cleaning)[0] for name, text in splits.items()}
-    tok = _fit_or_reuse("text", cleaned["train"].splitlines(keepends=True), tok_cfg, fixed)
+    char = tok_cfg["kind"] == "char"
+    if char and fixed is None:  # numpy over code points: no per-line objects (same tokenizer)
+        tok = fit_char([cleaned["train"]], tok_cfg.get("vocab_size"), tok_cfg["min_freq"])
+    else:
+        tok = _fit_or_reuse("text", cleaned["train"].splitlines(keepends=True), tok_cfg, fixed)
     counts = {}
     for name, text in cleaned.items():
-        # Encode line by line (parallel in Rust), then join: identical ids for char/word/bpe
-        # tokenizers that never merge across a newline.
-        ids, _ = pack(tok.encode_batch(text.splitlines(keepends=True)))
         dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
-        writer.array(f"{name}.ids", ids.astype(dtype))
+        if char:
+            ids = encode_char(tok, text, dtype)
+        else:
+            # Encode line by line (parallel in Rust), then join: identical ids for word/bpe
+            # tokenizers that never merge across a newline.
+            ids = pack(tok.encode_batch(text.splitlines(keepends=True)))[0].astype(dtype)
+        writer.array(f"{name}.ids", ids)
         counts[f"{name}_tokens"] = int(len(ids))
     return {"text": tok}, counts
 

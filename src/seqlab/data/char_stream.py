@@ -1,0 +1,62 @@
+"""The char tokenizer over whole text streams, with numpy instead of per-line Python objects.
+
+Fitting counts code points and encoding maps them through a sorted table, a few million
+characters at a time, so memory stays a few bytes per character and time linear (measured in
+experiments/benchmarks/README.md, "Data pipeline"). The tokenizer and the ids are exactly those
+of HF `tokenizers`' WordLevel trainer and encoder (tests/unit/test_char_stream.py checks both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from tokenizers import Regex, decoders, models, pre_tokenizers
+from tokenizers import Tokenizer as HFTokenizer
+
+from seqlab.data.tokenizers import SPECIAL_TOKENS, UNK_ID, Tokenizer
+
+CHUNK = 1 << 22  # characters per step: 16 MB of UTF-32
+N_CODE_POINTS = 0x110000
+
+
+def code_points(text: str) -> Iterator[np.ndarray]:
+    """The text's code points, chunk by chunk (uint32)."""
+    for start in range(0, len(text), CHUNK):
+        yield np.frombuffer(text[start : start + CHUNK].encode("utf-32-le"), dtype="<u4")
+
+
+def fit_char(texts: Iterable[str], vocab_size: int | None = None, min_freq: int = 1) -> Tokenizer:
+    """The char tokenizer HF's WordLevel trainer fits on `texts`: specials first, then
+    characters by descending count (ties: by code point), those under `min_freq` left out."""
+    counts = np.zeros(N_CODE_POINTS, dtype=np.int64)
+    for text in texts:
+        for chunk in code_points(text):
+            counts += np.bincount(chunk, minlength=N_CODE_POINTS)
+    kept = np.flatnonzero(counts >= max(min_freq, 1))
+    kept = kept[np.lexsort((kept, -counts[kept]))]
+    if vocab_size:
+        kept = kept[:vocab_size]
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    for cp in kept.tolist():
+        vocab.setdefault(chr(cp), len(vocab))
+    tok = HFTokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    return Tokenizer(tok, "char")
+
+
+def encode_char(tok: Tokenizer, text: str, dtype: type = np.int32) -> np.ndarray:
+    """Every character of `text` as its id (<unk> outside the vocabulary), one array."""
+    table = sorted((ord(t), i) for t, i in tok.hf.get_vocab().items() if len(t) == 1)
+    keys = np.array([cp for cp, _ in table], dtype=np.uint32)
+    values = np.array([i for _, i in table], dtype=dtype)
+    out = np.empty(len(text), dtype=dtype)
+    at = 0
+    for chunk in code_points(text):
+        where = np.minimum(np.searchsorted(keys, chunk), len(keys) - 1)
+        hit = keys[where] == chunk
+        out[at : at + len(chunk)] = np.where(hit, values[where], UNK_ID)
+        at += len(chunk)
+    return out
