@@ -60,6 +60,10 @@ class _RecordedWrites:
     def flush(self) -> None:
         self.f.flush()
 
+    @property
+    def name(self) -> str:
+        return self.f.name
+
 
 def _save_failed(path: Path, error: OSError) -> str:
     """One line: what failed, and which checkpoint is still good (or that none is yet)."""
