@@ -119,11 +119,11 @@ def _alive(host: str, pid: int) -> bool:
     if host != socket.gethostname():
         return True  # another machine's build (shared cache): not ours to judge
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: alive, another user's
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

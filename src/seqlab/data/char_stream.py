@@ -16,7 +16,7 @@ from tokenizers import Tokenizer as HFTokenizer
 
 from seqlab.data.tokenizers import SPECIAL_TOKENS, UNK_ID, Tokenizer
 
-CHUNK = 1 << 22  # characters per step: 16 MB of UTF-32
+CHUNK = 1 << 22  # characters per step (4 bytes each as UTF-32): bounds the working memory
 N_CODE_POINTS = 0x110000
 
 

@@ -103,7 +103,7 @@ def _empty(kind: str) -> HFTokenizer:
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
     elif kind == "bpe":
         # Byte-level BPE never emits <unk>: scripts without spaces (Chinese) stay representable.
-        # A run of text with no break (a 2 MB line of letters) is one pre-token, and fitting BPE
+        # A run of text with no break (a long line of letters) is one pre-token, and fitting BPE
         # costs quadratic time in a pre-token's length: runs are cut every MAX_PRETOKEN bytes.
         tok = HFTokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.Sequence(
