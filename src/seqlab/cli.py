@@ -18,6 +18,7 @@ from hydra.errors import (
     InstantiationException,
     OverrideParseException,
 )
+from omegaconf.errors import InterpolationResolutionError
 
 import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 from seqlab.errors import SeqlabError
@@ -100,6 +101,11 @@ def entry_point(
             if os.environ.get("SEQLAB_DEBUG"):
                 raise
             fail(composition_error(e))
+        except InterpolationResolutionError as e:  # a seqlab resolver outside the job (launcher)
+            cause = e.__cause__ or e.__context__
+            if not isinstance(cause, SeqlabError) or os.environ.get("SEQLAB_DEBUG"):
+                raise
+            fail(str(cause))
         except OSError as e:  # a folder that cannot be created or written (e.g. the run folder)
             if os.environ.get("SEQLAB_DEBUG"):
                 raise

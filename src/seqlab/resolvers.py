@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.metrics.names import default_monitor, monitor_mode
 from seqlab.runs.folder import job_gpu, run_id_for, run_stamp, sweep_id
+from seqlab.runs.slurm import gpus_per_node, tasks_per_node
 
 
 def task_monitor(*, _root_: DictConfig) -> str:
@@ -42,5 +43,9 @@ for _name, _resolver in {
     "monitor_mode": monitor_mode,
     "optuna_direction": optuna_direction,
     "run_tags": run_tags,
+    "slurm_tasks": tasks_per_node,
+    "slurm_gpus": gpus_per_node,
 }.items():
-    OmegaConf.register_new_resolver(_name, _resolver, replace=True)
+    # run_stamp is cached in the config: a sweep job composed in another process (joblib, Slurm,
+    # a requeued attempt) copies the launching config's cache, so it names the same sweep folder.
+    OmegaConf.register_new_resolver(_name, _resolver, replace=True, use_cache=_name == "run_stamp")

@@ -9,14 +9,13 @@ otherwise skips saying why.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from helpers.runs import make_sweep
+from helpers.system import ensure_debian_packages
 from seqlab.reporting import build_report
 
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -30,18 +29,9 @@ def _find() -> str | None:
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """Path of a Chromium binary, installed with apt-get if missing and allowed."""
-    found = _find()
-    if found:
-        return found
-    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("headless Chromium is not installed and can't be here (needs root + apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            pytest.skip(f"could not install Chromium ({' '.join(cmd)}: {tail})")
-    return _find() or pytest.skip("apt-get installed chromium but no chromium binary was found")
+    if not _find():
+        ensure_debian_packages("headless Chromium", ["chromium"], ["chromium"])
+    return _find()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ CPU. Unit tests of the pieces first (fast), then the real CLI with real signals 
 
 from __future__ import annotations
 
-import csv
 import errno
-import json
 import signal
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import pytest
 import torch
 
 from helpers.cli import cli_env, run_entry, run_folders
+from helpers.resume import assert_same_run, last_state
 from seqlab.callbacks.exact_resume import AtomicCheckpointIO, ExactResume, seed_step
 from seqlab.data.batching import BucketBatchSampler, RandomWindows
 from seqlab.errors import SeqlabError
@@ -97,6 +96,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch
 QUICK = ["size=tiny", "loader.batch_size=8", "trainer.max_epochs=3", "trainer.limit_train_batches=6",
          "trainer.limit_val_batches=2", "trainer.limit_test_batches=1", "trainer.log_every_n_steps=1",
          "+callbacks.model_checkpoint.every_n_train_steps=3", "task.monitor=val/loss"]  # fmt: skip
+STEPS = 18  # 3 epochs of 6 batches
 
 
 def chaos(name: str, target: str, **params) -> list[str]:
@@ -127,37 +127,6 @@ def reference(workdir) -> Path:
     return train(workdir, "reference", *QUICK)
 
 
-def last_state(run: Path) -> dict:
-    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-
-
-def metric_rows(run: Path) -> dict[tuple[str, str], str]:
-    """(step, metric) → value of every logged loss / val / test metric (a step re-run after a
-    SIGKILL logs the same values again)."""
-    rows = csv.DictReader((run / "metrics.csv").open())
-    return {
-        (r["step"], k): v
-        for r in rows
-        for k, v in r.items()
-        if v and k.startswith(("train/loss", "val/", "test/"))
-    }
-
-
-def assert_same_run(run: Path, reference: Path) -> None:
-    a, b = last_state(run), last_state(reference)
-    assert a["global_step"] == b["global_step"] == 18
-    different = [
-        k for k in b["state_dict"] if not torch.equal(a["state_dict"][k], b["state_dict"][k])
-    ]
-    assert not different, f"weights differ from the uninterrupted run: {different}"
-    moments = [c["optimizer_states"][0]["state"] for c in (a, b)]
-    for x, y in zip(moments[0].values(), moments[1].values(), strict=True):
-        assert all(torch.equal(x[k], y[k]) for k in ("exp_avg", "exp_avg_sq"))
-    assert metric_rows(run) == metric_rows(reference)
-    results = [json.loads((r / "results.json").read_text())["metrics"] for r in (run, reference)]
-    assert results[0] == results[1]
-
-
 @pytest.mark.slow
 def test_sigterm_mid_epoch_saves_and_resume_equals_the_uninterrupted_run(workdir, reference):
     # Step 8 is batch 2 of epoch 1: mid-epoch, and not a step with a periodic checkpoint.
@@ -169,7 +138,7 @@ def test_sigterm_mid_epoch_saves_and_resume_equals_the_uninterrupted_run(workdir
     assert f"stopped by SIGTERM after step 8; saved {run}/checkpoints/last.ckpt" in proc.stderr
     assert last_state(run)["global_step"] == 8 and not (run / "results.json").exists()
     train(workdir, "sigterm", f"resume={run}", "~callbacks.kill")
-    assert_same_run(run, reference)
+    assert_same_run(run, reference, STEPS)
 
 
 @pytest.mark.slow
@@ -185,7 +154,7 @@ def test_ctrl_c_mid_epoch_saves_like_sigterm_and_resume_equals_the_uninterrupted
     assert "Traceback" not in proc.stderr
     assert last_state(run)["global_step"] == 8 and not (run / "results.json").exists()
     train(workdir, "sigint", f"resume={run}", "~callbacks.kill")
-    assert_same_run(run, reference)
+    assert_same_run(run, reference, STEPS)
 
 
 @pytest.mark.slow
@@ -195,7 +164,7 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(workdir, ref
                 signal_name="SIGKILL"), expect=-signal.SIGKILL)  # fmt: skip
     assert last_state(run)["global_step"] == 9
     train(workdir, "sigkill", f"resume={run}", "~callbacks.kill")
-    assert_same_run(run, reference)
+    assert_same_run(run, reference, STEPS)
 
 
 @pytest.mark.slow
@@ -221,4 +190,4 @@ def test_kill_during_a_checkpoint_write_keeps_the_previous_last_ckpt(workdir, re
     assert last_state(run)["global_step"] == 9  # the previous checkpoint, whole
     train(workdir, "in_save", f"resume={run}", "~callbacks.hang")
     assert not partial.exists()  # cleared by the next save
-    assert_same_run(run, reference)
+    assert_same_run(run, reference, STEPS)

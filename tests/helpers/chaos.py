@@ -53,3 +53,21 @@ class HangInSave(L.Callback):
             return real_save(obj, f, *args, **kwargs)
 
         torch.save = save
+
+
+class WaitForSignalAtStep(L.Callback):
+    """Once per run folder: after optimizer step `step`, write `marker` (this Slurm job's id) and
+    wait (up to `timeout_s`) for a signal that asks training to stop. The test sends it from
+    outside, as a cluster would; a requeued attempt finds the marker and does not wait again."""
+
+    def __init__(self, step: int, marker: str, timeout_s: float = 120.0):
+        self.step, self.marker, self.timeout_s = step, Path(marker), timeout_s
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step != self.step or self.marker.exists():
+            return
+        if trainer.is_global_zero:
+            self.marker.write_text(os.environ.get("SLURM_JOB_ID", ""), encoding="utf-8")
+        deadline = time.monotonic() + self.timeout_s
+        while not trainer.received_sigterm and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -9,7 +9,8 @@ run to end bit for bit where the uninterrupted run ends, `ExactResume` adds:
   torch generators are reseeded from (seed, epoch, batch, rank), so dropout after a resume is the
   dropout of the uninterrupted run, whatever ran in between (validation, data-loader start-up);
 * a checkpoint on SIGTERM (cluster preemption, `kill`), written once the current step and its
-  validation are done, then exit code 143;
+  validation are done, then exit code 143; under Slurm the same on the time-limit warning signal,
+  and the job is requeued (`seqlab.runs.slurm`);
 * checkpoint files written to a temporary file, flushed to disk and renamed into place
   (`AtomicCheckpointIO`), and read back with `torch.load(weights_only=True)`.
 """
@@ -37,6 +38,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqlab.errors import SeqlabError
 from seqlab.runs.checkpoints import load_checkpoint
+from seqlab.runs.slurm import preemption_signal, requeue
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,8 @@ class ExactResume(L.Callback):
         self._trainer: L.Trainer | None = None
         self._sigterm = False
         self._stopped_by = "SIGTERM"  # or "Ctrl-C": the first one finishes the step like SIGTERM
+        self._requeue = False  # stopped by Slurm's warning signal: requeue once saved
+        self._outside_fit: tuple | None = None  # (Slurm's warning signal, its handler before fit)
 
     # --- where the data stands ---------------------------------------------------------------
 
@@ -219,8 +223,11 @@ class ExactResume(L.Callback):
         if not self.save_on_sigterm or threading.current_thread() is not threading.main_thread():
             return
         lightning_handler = signal.getsignal(signal.SIGTERM)
+        slurm_warning = preemption_signal()
 
         def handler(signum, frame) -> None:
+            if signum == slurm_warning and not self._sigterm:
+                self._stopped_by, self._requeue = f"Slurm's {signal.Signals(signum).name}", True
             if signum == signal.SIGINT:
                 if self._sigterm:  # a second Ctrl-C: stop at once
                     signal.default_int_handler(signum, frame)
@@ -237,12 +244,16 @@ class ExactResume(L.Callback):
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        if slurm_warning is not None:  # the time-limit warning: save like SIGTERM, then requeue
+            self._outside_fit = (slurm_warning, signal.signal(slurm_warning, handler))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.save_on_sigterm and threading.current_thread() is threading.main_thread():
             signal.signal(
                 signal.SIGINT, signal.default_int_handler
             )  # testing: Ctrl-C stops at once
+            if self._outside_fit:  # testing under Slurm: submitit's handler requeues the job
+                signal.signal(*self._outside_fit)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._sigterm and not trainer.sanity_checking:
@@ -274,10 +285,10 @@ class ExactResume(L.Callback):
         else:
             path = _last_checkpoint_path(trainer)
             trainer.save_checkpoint(path, weights_only=False)  # full: optimizer, loops, callbacks
-            message = (
-                f"stopped by {by} after step {trainer.global_step}; saved {path}; continue "
-                f"with {_resume_arg(trainer)}"
-            )
+            then = f"continue with {_resume_arg(trainer)}"
+            if self._requeue and trainer.is_global_zero:  # once, and only once the file is whole
+                then = requeue()
+            message = f"stopped by {by} after step {trainer.global_step}; saved {path}; {then}"
         if trainer.is_global_zero:
             print(f"seqlab: {message}", file=sys.stderr, flush=True)
 

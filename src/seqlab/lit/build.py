@@ -24,6 +24,7 @@ from seqlab.lit.seq2seq import Seq2SeqModule
 from seqlab.models.build import instantiate_net
 from seqlab.runs.checkpoints import load_checkpoint, load_weights
 from seqlab.runs.redaction import redact
+from seqlab.runs.slurm import slurm_job_id
 
 
 def build_datamodule(
@@ -118,6 +119,11 @@ def instantiate_trainer(trainer_cfg: DictConfig, **kwargs: Any) -> L.Trainer:
     """``trainer_cfg`` instantiated; with no ``profiler`` set, one that costs nothing per hook."""
     if trainer_cfg.get("profiler") is None:
         kwargs.setdefault("profiler", NoProfiler())
+    if slurm_job_id() and not trainer_cfg.get("plugins") and "plugins" not in kwargs:
+        from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+        if SLURMEnvironment.detect():  # ranks from srun; requeue is seqlab's (ExactResume), not its
+            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=False)]
     return instantiate(trainer_cfg, **kwargs)
 
 
