@@ -230,6 +230,8 @@ def quiet(ignore_warnings: bool) -> None:
         ".*Experiment logs directory.*exists and is not empty.*",
         ".*LeafSpec.*is deprecated.*",
         ".*IterableDataset. has .__len__. defined.*",
+        ".*The .srun. command is available on your system but is not used.*",  # a local run on a
+        # machine with Slurm's clients (a login node): launcher=slurm is how seqlab goes to Slurm
     ):
         warnings.filterwarnings("ignore", message=message)
     warnings.filterwarnings("ignore", category=UserWarning, module="torchmetrics")

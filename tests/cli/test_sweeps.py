@@ -101,17 +101,6 @@ def test_ddp_job_in_a_sweep_makes_no_extra_folders(run_process, tmp_path):
     assert not (tmp_path / "outputs" / "runs").exists()
 
 
-def test_slurm_launcher_config_composes():
-    with initialize_config_module("seqlab.conf", version_base="1.3"):
-        cfg = compose(
-            "train", ["launcher=slurm", "paths.output_dir=/tmp/x"], return_hydra_config=True
-        )
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher")
-    assert (launcher.nodes, launcher.gpus_per_node, launcher.timeout_min) == (1, 1, 240)
-    assert "partition" in launcher
-
-
 def test_job_gpu_spreads_sweep_jobs_over_devices():
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict

@@ -48,8 +48,9 @@ def test_cpu_only_jobs_ask_for_no_gpus(tmp_path, data_root, cache_dir):
     assert "#SBATCH --ntasks-per-node=2\n" in script and "gpus" not in script
 
 
-def test_devices_that_are_not_a_count_are_one_line(run_cli, tmp_path):
-    proc = run_cli("train", "-m", "launcher=slurm", "trainer=ddp", expect=2)  # devices: -1
+def test_devices_that_are_not_a_count_are_one_line(run_process, tmp_path):
+    # A subprocess: a multirun sets up Hydra's logging on this process's streams.
+    proc = run_process("train", "-m", "launcher=slurm", "trainer=ddp", expect=2)  # devices: -1
     assert error_line(proc) == (
         "config key 'trainer.devices' is -1: launcher=slurm needs the number of "
         "devices per node (one Slurm task each), e.g. trainer.devices=4"

@@ -30,6 +30,7 @@ class GPT(LanguageModel):
         tie_embeddings: Share the token embedding with the LM head.
         d_ff: Feed-forward hidden size; ``4 * n_embd`` when None.
         init_std: Standard deviation of the GPT-2 initialisation.
+        activation: ``gelu`` (exact) or ``gelu_tanh`` (the approximation GPT-2 was trained with).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class GPT(LanguageModel):
         tie_embeddings: bool = True,
         d_ff: int | None = None,
         init_std: float = 0.02,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         if n_layer < 1:
@@ -51,10 +53,12 @@ class GPT(LanguageModel):
         self.block_size = block_size
         self.n_head = n_head
         self.n_embd = n_embd
+        self.activation = activation
         self.embed = Embeddings(vocab_size, n_embd, block_size, "learned", dropout)
         d_ff = 4 * n_embd if d_ff is None else d_ff
         self.blocks = nn.ModuleList(
-            TransformerBlock(n_embd, n_head, d_ff, dropout, bias) for _ in range(n_layer)
+            TransformerBlock(n_embd, n_head, d_ff, dropout, bias, activation)
+            for _ in range(n_layer)
         )
         self.ln_f = nn.LayerNorm(n_embd, bias=bias)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)

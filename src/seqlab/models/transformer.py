@@ -202,13 +202,20 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(y), (k, v)
 
 
+GELUS = {"gelu": "none", "gelu_tanh": "tanh"}  # exact (erf), or GPT-2's tanh approximation
+
+
 class FeedForward(nn.Module):
     """Position-wise ``fc2(GELU(fc1(x)))``: (B, T, d_model) -> (B, T, d_model)."""
 
-    def __init__(self, d_model: int, d_ff: int, bias: bool = True) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, bias: bool = True, activation: str = "gelu"
+    ) -> None:
         super().__init__()
+        if activation not in GELUS:
+            raise ValueError(f"activation must be one of {sorted(GELUS)}, got {activation!r}")
         self.fc1 = nn.Linear(d_model, d_ff, bias=bias)
-        self.act = nn.GELU()
+        self.act = nn.GELU(approximate=GELUS[activation])
         self.fc2 = nn.Linear(d_ff, d_model, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -224,16 +231,23 @@ class TransformerBlock(nn.Module):
         d_ff: Feed-forward hidden size.
         dropout: Dropout on attention weights and on each residual branch.
         bias: Bias in linear layers and LayerNorms.
+        activation: The feed-forward GELU: ``gelu`` (exact) or ``gelu_tanh`` (GPT-2's).
     """
 
     def __init__(
-        self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, bias: bool = True
+        self,
+        d_model: int,
+        n_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
         self.attn = MultiHeadAttention(d_model, n_heads, dropout, bias)
         self.ln2 = nn.LayerNorm(d_model, bias=bias)
-        self.ff = FeedForward(d_model, d_ff, bias)
+        self.ff = FeedForward(d_model, d_ff, bias, activation)
         self.drop = maybe_dropout(dropout)
 
     def forward(
