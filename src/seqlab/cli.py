@@ -18,7 +18,7 @@ from hydra.errors import (
     InstantiationException,
     OverrideParseException,
 )
-from omegaconf.errors import InterpolationResolutionError
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 import seqlab.resolvers  # noqa: F401  (registers the resolvers conf/ uses)
 from seqlab.errors import SeqlabError
@@ -148,6 +148,11 @@ def user_errors(task: Callable) -> Callable:
         except Exception as e:
             if isinstance(e, InstantiationException) and isinstance(e.__cause__, SeqlabError):
                 e = e.__cause__  # a constructor rejected its config: its message is the error
+            if isinstance(e, MissingMandatoryValue):  # a `???` key left out (e.g. ckpt_path)
+                key = e.full_key or "?"
+                e = SeqlabError(
+                    f"config key '{key}' is required: pass {key}=... (--help lists the keys)"
+                )
             if in_multirun():
                 first = str(e).strip().splitlines()[0] if str(e).strip() else ""
                 message = first if isinstance(e, SeqlabError) else f"{type(e).__name__}: {first}"

@@ -432,3 +432,13 @@ def test_disk_full_while_writing_the_cache_leaves_nothing_to_trust(workdir, tmp_
     assert message.startswith(f"writing the data cache in {cache} failed (")
     assert message.endswith("); free disk space or set paths.cache_dir elsewhere")
     assert list(cache.iterdir()) == []  # no entry and no temporary folder: nothing to trust later
+
+
+@pytest.mark.parametrize("command", ["evaluate", "generate", "export"])
+def test_a_required_key_left_out_is_one_line(cli, tmp_path, command):
+    proc = cli(command)
+    assert error_line(proc) == (
+        "config key 'ckpt_path' is required: pass ckpt_path=... (--help lists the keys)"
+    )
+    outputs = tmp_path / "outputs"
+    assert not outputs.exists() or not [p for p in outputs.rglob("*") if p.is_file()]
