@@ -132,6 +132,7 @@ class Model:
     family: str = ""
     compile: Any = False  # false, true, or torch.compile arguments: see `compile_kwargs`
     net: Any = None
+    init_from: str | None = None  # model=gpt: a GPT-2 folder to start from (seqlab.runs.pretrained)
 
 
 @dataclasses.dataclass

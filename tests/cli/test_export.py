@@ -84,3 +84,31 @@ def test_export_does_not_write_into_a_folder_in_use(cli, gpt_ckpt, tmp_path):
     assert error_line(proc) == (
         f"out={tmp_path / 'x'} is not empty; choose a new folder or pass overwrite=true"
     )
+
+
+def test_an_exported_folder_starts_a_new_run_with_the_same_model(cli, gpt_ckpt, tmp_path):
+    """model.init_from: the folder's architecture, tokenizer and weights; untrained, the new run
+    scores on the test split exactly what the exported checkpoint scores."""
+    out = tmp_path / "exported"
+    cli("export", f"ckpt_path={gpt_ckpt}", f"out={out}", expect=0)
+    common = ["trainer.limit_test_batches=2"]
+    cli("evaluate", f"ckpt_path={gpt_ckpt}", *common, expect=0)
+    [evaluated] = [p.parent for p in (tmp_path / "outputs").rglob("results.json")]
+    cli("train", "experiment=shakespeare_gpt", f"model.init_from={out}", "train=false", *common,
+        "callbacks.progress_bar.refresh_rate=0", expect=0)  # fmt: skip
+    [started] = [r for r in run_folders(tmp_path / "outputs") if r != evaluated]
+    config = (started / "config.yaml").read_text()
+    assert f"init_from: {out}" in config and "activation: gelu" in config
+    scores = [json.loads((r / "results.json").read_text())["metrics"]["test/loss"]
+              for r in (evaluated, started)]  # fmt: skip
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6)
+
+
+def test_init_from_a_folder_without_seqlabs_vocabulary_is_one_line(cli, tmp_path):
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_positions": 64}))
+    proc = cli("train", "experiment=shakespeare_gpt", f"model.init_from={folder}")
+    assert error_line(proc).startswith(
+        f"model.init_from={folder}: no tokenizer.json and seqlab.json"
+    )

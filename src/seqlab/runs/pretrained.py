@@ -1,0 +1,91 @@
+"""`model=gpt model.init_from=<folder>`: start seqlab's GPT from a `transformers` GPT-2 folder
+(config.json, model.safetensors or pytorch_model.bin, tokenizer.json), e.g. one seqlab-export
+wrote. The folder decides the architecture and the tokenizer; the run's config records both."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, open_dict
+
+from seqlab.errors import SeqlabError
+
+GPT_TARGET = "seqlab.models.GPT"
+
+
+def _fail(folder: Path, why: str) -> SeqlabError:
+    return SeqlabError(f"model.init_from={folder}: {why}")
+
+
+def _tokenizer_state(folder: Path) -> dict:
+    """The folder's tokenizer, which must keep seqlab's special tokens at their ids."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from seqlab.data.tokenizers import SPECIAL_TOKENS
+
+    try:
+        text = (folder / "tokenizer.json").read_text(encoding="utf-8")
+        kind = json.loads((folder / "seqlab.json").read_text(encoding="utf-8"))["tokenizer_kind"]
+    except (OSError, ValueError, KeyError):
+        raise _fail(folder, "no tokenizer.json and seqlab.json; seqlab's GPT reads folders that "
+                    "seqlab-export wrote (their vocabulary keeps seqlab's special tokens)") from None  # fmt: skip
+    ids = [HFTokenizer.from_str(text).token_to_id(t) for t in SPECIAL_TOKENS]
+    if ids != list(range(len(SPECIAL_TOKENS))):
+        raise _fail(folder, f"its tokenizer does not hold {', '.join(SPECIAL_TOKENS)} at ids 0-5")
+    return {"kind": kind, "json": text}
+
+
+def _weights(folder: Path) -> dict:
+    import torch
+
+    if (folder / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        return load_file(folder / "model.safetensors")
+    if (folder / "pytorch_model.bin").is_file():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise _fail(folder, "no model.safetensors or pytorch_model.bin")
+
+
+def apply_init_from(cfg: DictConfig) -> dict[str, Any] | None:
+    """Set `model.net` to the folder's architecture; return its weights and tokenizer state
+    (None without `model.init_from`)."""
+    path = cfg.model.get("init_from")
+    if not path:
+        return None
+    folder = Path(str(path)).expanduser().resolve()
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise _fail(folder, "no readable config.json; pass a folder that seqlab-export "
+                    "(or save_pretrained) wrote") from None  # fmt: skip
+    if config.get("model_type") != "gpt2" or cfg.model.net.get("_target_") != GPT_TARGET:
+        raise _fail(folder, f"a {config.get('model_type')} checkpoint into {cfg.model.name}: "
+                    "init_from loads GPT-2 folders into model=gpt")  # fmt: skip
+    if cfg.task.kind != "lm":
+        raise _fail(folder, f"task={cfg.task.name}: init_from starts language models (task=lm)")
+    if cfg.ckpt_path:
+        raise _fail(folder, "pass either ckpt_path= or model.init_from=, not both")
+    tokenizer = _tokenizer_state(folder)
+    if tokenizer["kind"] != cfg.tokenizer.kind:
+        raise _fail(folder, f"its tokenizer is {tokenizer['kind']}, this run asks for "
+                    f"{cfg.tokenizer.kind}; set tokenizer={tokenizer['kind']}")  # fmt: skip
+    if cfg.task.block_size > config["n_positions"]:
+        raise _fail(folder, f"task.block_size={cfg.task.block_size} exceeds the model's "
+                    f"{config['n_positions']} positions; set task.block_size<={config['n_positions']}")  # fmt: skip
+    from seqlab.models.hf.gpt2 import SEQLAB_ACTIVATIONS
+
+    activation = config.get("activation_function", "gelu_new")
+    if activation not in SEQLAB_ACTIVATIONS:
+        raise _fail(folder, f"activation_function {activation!r} has no seqlab equivalent")
+    with open_dict(cfg):
+        net = cfg.model.net
+        net.block_size, net.n_layer = config["n_positions"], config["n_layer"]
+        net.n_head, net.n_embd = config["n_head"], config["n_embd"]
+        net.d_ff = config.get("n_inner") or 4 * config["n_embd"]
+        net.bias, net.tie_embeddings = True, config.get("tie_word_embeddings", True)
+        net.activation = SEQLAB_ACTIVATIONS[activation]
+        cfg.model.init_from = str(folder)
+    return {"state": _weights(folder), "tokenizers": {"text": tokenizer}}
