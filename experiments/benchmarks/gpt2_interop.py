@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 
 import torch
 from common import benchmark_parser
@@ -97,8 +98,8 @@ def main() -> None:
         for batch in batches:
             prompt = torch.randint(0, vocab, (batch, prompt_len))
             for strategy, beams in (("greedy", 1), ("sample", 1), ("beam", 5)):
-                ta, tb, a, b = time_pair(lambda: ours(net, prompt, strategy, new, beams),
-                                         lambda: theirs(model, prompt, strategy, new, beams),
+                ta, tb, a, b = time_pair(partial(ours, net, prompt, strategy, new, beams),
+                                         partial(theirs, model, prompt, strategy, new, beams),
                                          rounds)  # fmt: skip
                 same = "—" if strategy == "sample" else ("yes" if torch.equal(a, b) else "NO")
                 name = f"beam {beams}" if strategy == "beam" else strategy
