@@ -58,11 +58,15 @@ def test_devices_that_are_not_a_count_are_one_line(run_process, tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
-def test_the_preemption_signal_is_submitits_and_only_under_slurm(monkeypatch):
+def test_the_preemption_signal_is_submitits_and_only_in_its_jobs(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
     assert preemption_signal() is None
     monkeypatch.setenv("SLURM_JOB_ID", "12")
     assert preemption_signal() == signal.SIGUSR2
+    monkeypatch.delenv("SUBMITIT_EXECUTOR")  # sbatch'd by hand: a requeue would not resume
+    assert preemption_signal() is None
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
     monkeypatch.setenv("SUBMITIT_PREEMPT_SIGNAL", "USR1")
     assert preemption_signal() == signal.SIGUSR1
 

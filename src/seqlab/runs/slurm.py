@@ -17,8 +17,6 @@ from typing import Any
 
 from seqlab.errors import SeqlabError
 
-log = logging.getLogger(__name__)
-
 
 def slurm_job_id() -> str | None:
     """This process's Slurm job (None outside Slurm, or in an interactive `salloc` shell)."""
@@ -26,9 +24,10 @@ def slurm_job_id() -> str | None:
 
 
 def preemption_signal() -> signal.Signals | None:
-    """The signal Slurm sends before a job's time limit, as submitit asked for it (None outside
-    Slurm). SIGTERM (a requeue, `scancel`) is handled as everywhere else."""
-    if not slurm_job_id():
+    """The signal Slurm sends before a job's time limit, as submitit asked for it; None outside a
+    job that `launcher=slurm` submitted (only such a job resumes in place once requeued). SIGTERM
+    (a requeue, `scancel`) is handled as everywhere else."""
+    if not slurm_job_id() or os.environ.get("SUBMITIT_EXECUTOR") != "slurm":
         return None
     name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
     return getattr(signal, f"SIG{name}", None) or getattr(signal, name, None)
@@ -47,7 +46,10 @@ def requeue() -> str:
         )
     except (OSError, subprocess.SubprocessError) as error:
         detail = getattr(error, "stderr", None) or error
-        return f"could not requeue job {job} ({str(detail).strip()}); resubmit the sweep with skip_completed=true"
+        return (
+            f"could not requeue job {job} ({str(detail).strip()}); run the same sweep command "
+            "with hydra.sweep.dir=<this sweep's folder> to resume it"
+        )
     return f"requeued job {job}: it resumes in this folder"
 
 
