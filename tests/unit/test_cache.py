@@ -83,3 +83,22 @@ def test_file_contents_are_part_of_the_key(tmp_path):
     (tmp_path / "t.txt").write_text("hello there\n" * 50)
     changed, _ = prepare(text, char, tmp_path, tmp_path / "cache")
     assert changed.path != entry.path
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_an_array_written_in_chunks_is_the_file_np_save_writes(tmp_path, dtype):
+    values = np.arange(10_007, dtype=dtype) % 5_000
+    writer = CacheWriter(tmp_path, "entry")
+    writer.array("whole", values)
+    writer.array_chunks("chunked", len(values), dtype, np.array_split(values, 7))
+    assert (writer.tmp / "chunked.npy").read_bytes() == (writer.tmp / "whole.npy").read_bytes()
+    assert writer.files["chunked.npy"]["sha256"] == writer.files["whole.npy"]["sha256"]
+    entry = writer.commit({"key": "entry"})
+    assert np.array_equal(entry.array("chunked"), values)
+
+
+def test_chunks_that_fall_short_of_the_announced_length_are_refused(tmp_path):
+    writer = CacheWriter(tmp_path, "entry")
+    with pytest.raises(SeqlabError, match=r"incomplete write: ids: 5 values written, 6 announced"):
+        writer.array_chunks("ids", 6, np.int32, [np.arange(5)])
+    assert not list(tmp_path.glob(".entry-*"))  # the half-built entry is gone

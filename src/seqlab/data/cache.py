@@ -179,6 +179,26 @@ class CacheWriter:
     def array(self, name: str, values: np.ndarray) -> None:
         self._guard(f"{name}.npy", lambda: np.save(self.tmp / f"{name}.npy", values))
 
+    def array_chunks(
+        self, name: str, length: int, dtype: type, chunks: Iterable[np.ndarray]
+    ) -> None:
+        """A 1-D array of `length` values written chunk by chunk as the same `.npy` file that
+        `array` writes: memory holds one chunk, not the whole array."""
+
+        def write() -> None:
+            with (self.tmp / f"{name}.npy").open("wb") as f:
+                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                          "fortran_order": False, "shape": (length,)}  # fmt: skip
+                np.lib.format.write_array_header_1_0(f, header)
+                written = 0
+                for chunk in chunks:
+                    f.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+                    written += len(chunk)
+            if written != length:
+                raise OSError(f"{name}: {written} values written, {length} announced")
+
+        self._guard(f"{name}.npy", write)
+
     def json(self, name: str, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False)
         self._guard(

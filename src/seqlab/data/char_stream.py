@@ -47,16 +47,22 @@ def fit_char(texts: Iterable[str], vocab_size: int | None = None, min_freq: int 
     return Tokenizer(tok, "char")
 
 
-def encode_char(tok: Tokenizer, text: str, dtype: type = np.int32) -> np.ndarray:
-    """Every character of `text` as its id (<unk> outside the vocabulary), one array."""
+def encode_char_chunks(tok: Tokenizer, text: str, dtype: type = np.int32) -> Iterator[np.ndarray]:
+    """Every character of `text` as its id (<unk> outside the vocabulary), chunk by chunk: a
+    caller that writes them out never holds all the ids at once."""
     table = sorted((ord(t), i) for t, i in tok.hf.get_vocab().items() if len(t) == 1)
     keys = np.array([cp for cp, _ in table], dtype=np.uint32)
     values = np.array([i for _, i in table], dtype=dtype)
-    out = np.empty(len(text), dtype=dtype)
-    at = 0
     for chunk in code_points(text):
         where = np.minimum(np.searchsorted(keys, chunk), len(keys) - 1)
-        hit = keys[where] == chunk
-        out[at : at + len(chunk)] = np.where(hit, values[where], UNK_ID)
-        at += len(chunk)
+        yield np.where(keys[where] == chunk, values[where], np.asarray(UNK_ID, dtype=dtype))
+
+
+def encode_char(tok: Tokenizer, text: str, dtype: type = np.int32) -> np.ndarray:
+    """Every character of `text` as its id (<unk> outside the vocabulary), one array."""
+    out = np.empty(len(text), dtype=dtype)
+    at = 0
+    for ids in encode_char_chunks(tok, text, dtype):
+        out[at : at + len(ids)] = ids
+        at += len(ids)
     return out

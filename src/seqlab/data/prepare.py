@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab import __version__
 from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
-from seqlab.data.char_stream import encode_char, fit_char
+from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import load_splits, reader_format, split_files
 from seqlab.data.sources import file_sha256
@@ -223,12 +223,15 @@ def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: M
     counts = {}
     for name, text in cleaned.items():
         dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
-        if char:
-            ids = encode_char(tok, text, dtype)
-        else:
-            # Encode line by line (parallel in Rust), then join: identical ids for word/bpe
-            # tokenizers that never merge across a newline.
-            ids = pack(tok.encode_batch(text.splitlines(keepends=True)))[0].astype(dtype)
+        if char:  # one id per character, written as encoded: the ids never all in memory
+            writer.array_chunks(
+                f"{name}.ids", len(text), dtype, encode_char_chunks(tok, text, dtype)
+            )
+            counts[f"{name}_tokens"] = len(text)
+            continue
+        # Encode line by line (parallel in Rust), then join: identical ids for word/bpe
+        # tokenizers that never merge across a newline.
+        ids = pack(tok.encode_batch(text.splitlines(keepends=True)))[0].astype(dtype)
         writer.array(f"{name}.ids", ids)
         counts[f"{name}_tokens"] = int(len(ids))
     return {"text": tok}, counts
