@@ -98,7 +98,7 @@ class Data:
     targets: str | None = None
     tasks: Any | None = None
     task_names: Any | None = None
-    path: str | None = None
+    path: Any | None = None  # a file, or a list of files (text_file)
     format: str | None = None
     header: bool = False
     fields: Any | None = None

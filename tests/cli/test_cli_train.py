@@ -54,3 +54,29 @@ def test_train_then_eval(name, run_cli, tmp_path):
     assert scored["metrics"]["test/loss"] == pytest.approx(
         results["metrics"]["test/loss"], rel=1e-4
     )
+
+
+def test_a_corpus_in_several_compressed_files_trains_like_one_file(run_cli, tmp_path, data_root):
+    """data.path as a list of files, .gz and .zst among them: one stream, the same tokens."""
+    import gzip
+
+    import zstandard
+
+    text = (data_root / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:60_000]
+    parts = tmp_path / "corpus"
+    parts.mkdir()
+    (parts / "whole.txt").write_text(text, encoding="utf-8")
+    one, two = (text.index("\n", at) + 1 for at in (20_000, 40_000))  # files end at a line end
+    (parts / "a.txt").write_text(text[:one], encoding="utf-8")
+    (parts / "b.txt.gz").write_bytes(gzip.compress(text[one:two].encode()))
+    (parts / "c.txt.zst").write_bytes(zstandard.ZstdCompressor().compress(text[two:].encode()))
+    common = ["task=lm", "model=gpt", "data=text_file", "tokenizer=char", "size=tiny",
+              "task.block_size=32", "trainer.max_steps=2", "trainer.val_check_interval=2",
+              "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]  # fmt: skip
+    run_cli("train", *common, f"data.path={parts / 'whole.txt'}")
+    listed = f"data.path=[{parts / 'a.txt'},{parts / 'b.txt.gz'},{parts / 'c.txt.zst'}]"
+    run_cli("train", *common, listed)
+    whole, several = (
+        json.loads((r / "results.json").read_text()) for r in run_folders(tmp_path / "outputs")
+    )
+    assert several["data"] == whole["data"] and several["metrics"] == whole["metrics"]

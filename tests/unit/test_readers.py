@@ -218,3 +218,34 @@ def test_a_bom_and_crlf_mean_the_same_text_in_every_format(tmp_path: Path) -> No
     only_bom.write_bytes(bom.encode())
     with pytest.raises(SeqlabError, match="file is empty"):
         read_text(only_bom)
+
+
+def test_compressed_and_listed_text_files_read_as_one_stream(tmp_path: Path) -> None:
+    import gzip
+
+    import zstandard
+
+    from seqlab.data.dataset_readers import TextReader
+
+    (tmp_path / "a.txt").write_text("first file\nno final newline", encoding="utf-8")
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b"second\r\nfile\n"))
+    (tmp_path / "c.txt.zst").write_bytes(zstandard.ZstdCompressor().compress(b"third\n"))
+    assert read_text(tmp_path / "b.txt.gz") == "second\nfile\n"
+    assert read_text(tmp_path / "c.txt.zst") == "third\n"
+    reader = TextReader()
+    spec = ["a.txt", "b.txt.gz", "c.txt.zst"]
+    assert reader.files(spec) == spec  # each file is fingerprinted
+    text = reader.read("train", spec, lambda rel: tmp_path / rel)
+    assert text == "first file\nno final newline\nsecond\nfile\nthird\n"
+
+
+def test_a_cut_short_compressed_file_is_one_line(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "cut.txt.gz"
+    whole = gzip.compress("".join(f"line {i}\n" for i in range(2000)).encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(
+        SeqlabError, match=r"cut\.txt\.gz: not a complete gzip file .*download it again"
+    ):
+        read_text(path)

@@ -84,7 +84,8 @@ def reader_for(cfg: Mapping) -> Reader:
 @register
 @dataclasses.dataclass(frozen=True)
 class TextReader(Reader):
-    """A plain text file per split (language modeling, denoising lines)."""
+    """A plain text file per split (language modeling, denoising lines), or a list of files;
+    `.gz` / `.zst` files are read uncompressed."""
 
     name: ClassVar[str] = "text"
     format: ClassVar[str] = "text"
@@ -95,8 +96,16 @@ class TextReader(Reader):
             _required(cfg, "path", "your file, e.g. data.path=mydata/train.txt")
         return super().from_config(cfg)
 
+    def files(self, spec: Any) -> list[str]:
+        """One file, or a list of files read one after the other as one stream."""
+        if spec is None:
+            return []
+        return [spec] if isinstance(spec, str) else [str(v) for v in spec]
+
     def read(self, split: str, spec: Any, locate: Locate) -> str:
-        return readers.read_text(locate(spec), errors=self.errors)
+        texts = [readers.read_text(locate(f), errors=self.errors) for f in self.files(spec)]
+        # Files join at a line break, so no file's last line runs into the next one's first.
+        return "".join(t if t.endswith("\n") else t + "\n" for t in texts[:-1]) + texts[-1]
 
 
 @register

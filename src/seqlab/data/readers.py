@@ -9,9 +9,11 @@ the file at the right place instead of reading a traceback.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ def _decode(path: Path, errors: str) -> str:
     if errors not in ERROR_MODES:
         raise SeqlabError(f"data.errors: expected one of {ERROR_MODES}, got {errors!r}")
     try:
-        data = Path(path).read_bytes()
+        data = _decompressed(Path(path), Path(path).read_bytes())
     except FileNotFoundError:
         raise SeqlabError(f"{path}: file not found; check the path or paths.data_dir") from None
     except OSError as exc:
@@ -64,6 +66,31 @@ def _decode(path: Path, errors: str) -> str:
     if not text:
         raise SeqlabError(f"{path}: file is empty; point the config at the real data file")
     return text
+
+
+def _decompressed(path: Path, data: bytes) -> bytes:
+    """The bytes of a `.gz` or `.zst` file uncompressed (others as they are)."""
+    if path.suffix == ".gz":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SeqlabError(
+                f"{path}: not a complete gzip file ({exc}); download it again"
+            ) from None
+    if path.suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            raise SeqlabError(
+                f"{path}: reading .zst files needs the zstandard package: pip install zstandard"
+            ) from None
+        try:
+            return zstandard.ZstdDecompressor().stream_reader(data).read()
+        except zstandard.ZstdError as exc:
+            raise SeqlabError(
+                f"{path}: not a complete zstd file ({exc}); download it again"
+            ) from None
+    return data
 
 
 def _split_lines(text: str) -> list[str]:
