@@ -57,7 +57,8 @@ def test_train_then_eval(name, run_cli, tmp_path):
 
 
 def test_a_corpus_in_several_compressed_files_trains_like_one_file(run_cli, tmp_path, data_root):
-    """data.path as a list of files, .gz and .zst among them: one stream, the same tokens."""
+    """data.path as a list of files or a pattern, .gz and .zst among them: one stream, the same
+    tokens, the same run."""
     import gzip
 
     import zstandard
@@ -73,10 +74,14 @@ def test_a_corpus_in_several_compressed_files_trains_like_one_file(run_cli, tmp_
     common = ["task=lm", "model=gpt", "data=text_file", "tokenizer=char", "size=tiny",
               "task.block_size=32", "trainer.max_steps=2", "trainer.val_check_interval=2",
               "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]  # fmt: skip
-    run_cli("train", *common, f"data.path={parts / 'whole.txt'}")
     listed = f"data.path=[{parts / 'a.txt'},{parts / 'b.txt.gz'},{parts / 'c.txt.zst'}]"
-    run_cli("train", *common, listed)
-    whole, several = (
-        json.loads((r / "results.json").read_text()) for r in run_folders(tmp_path / "outputs")
-    )
-    assert several["data"] == whole["data"] and several["metrics"] == whole["metrics"]
+    pattern = f"data.path='{parts}/?.txt*'"  # a.txt, b.txt.gz, c.txt.zst
+    results = []
+    for path in (f"data.path={parts / 'whole.txt'}", listed, pattern):
+        before = set(run_folders(tmp_path / "outputs"))
+        run_cli("train", *common, path)
+        [run] = set(run_folders(tmp_path / "outputs")) - before
+        results.append(json.loads((run / "results.json").read_text()))
+    whole, *several = results
+    for other in several:
+        assert other["data"] == whole["data"] and other["metrics"] == whole["metrics"]

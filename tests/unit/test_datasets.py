@@ -42,3 +42,31 @@ def test_missing_split_names_the_fix(tmp_path):
     cfg = {"name": "p", "reader": "tsv", "splits": {"train": "p.tsv"}}
     with pytest.raises(SeqlabError, match="no val/test split.*val_fraction"):
         load_splits(cfg, tmp_path)
+
+
+def test_text_file_patterns_become_the_sorted_files_they_match(tmp_path):
+    from seqlab.data.datasets import expand_globs
+
+    (tmp_path / "corpus").mkdir()
+    for name in ("b.txt.gz", "a.txt", "c.md"):
+        (tmp_path / "corpus" / name).write_text("x\n")
+    cfg = {
+        "name": "mine",
+        "reader": "text",
+        "path": "corpus/*.txt*",
+        "splits": {"train": "corpus/*.txt*", "val": None},
+    }
+    assert expand_globs(cfg, tmp_path)["splits"] == {
+        "train": ["corpus/a.txt", "corpus/b.txt.gz"],
+        "val": None,
+    }
+    absolute = {
+        **cfg,
+        "splits": {"train": [str(tmp_path / "corpus" / "c.md"), f"{tmp_path}/corpus/a.*"]},
+    }
+    assert expand_globs(absolute, tmp_path)["splits"]["train"] == [
+        str(tmp_path / "corpus" / "c.md"),
+        str(tmp_path / "corpus" / "a.txt"),
+    ]
+    with pytest.raises(SeqlabError, match=r"data.splits.train: no file matches 'corpus/\*.zst'"):
+        expand_globs({**cfg, "splits": {"train": "corpus/*.zst"}}, tmp_path)

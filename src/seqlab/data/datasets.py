@@ -23,6 +23,41 @@ Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str (text reade
 SPLITS = ("train", "val", "test")
 
 
+GLOB_CHARS = frozenset("*?[")
+
+
+def _matches(pattern: str, data_root: Path) -> list[str]:
+    """Files matching a glob pattern, sorted: relative to the data root, or absolute."""
+    path = Path(pattern)
+    if path.is_absolute():
+        found = Path(path.anchor).glob(str(path.relative_to(path.anchor)))
+        return [str(p) for p in sorted(found) if p.is_file()]
+    return [str(p.relative_to(data_root)) for p in sorted(data_root.glob(pattern)) if p.is_file()]
+
+
+def expand_globs(data_cfg: dict, data_root: Path) -> dict:
+    """A text dataset's file patterns (`data.path='corpus/*.txt.gz'`) as the sorted list of files
+    they match; one line if a pattern matches nothing."""
+    if reader_for(data_cfg).name != "text":
+        return data_cfg
+    splits = dict(data_cfg.get("splits") or {})
+    for name, spec in splits.items():
+        specs = [spec] if isinstance(spec, str) else list(spec or [])
+        if not any(GLOB_CHARS & set(f) for f in specs):
+            continue
+        files = []
+        for pattern in specs:
+            found = _matches(pattern, data_root) if GLOB_CHARS & set(pattern) else [pattern]
+            if not found:
+                raise SeqlabError(
+                    f"data.splits.{name}: no file matches {pattern!r} (under {data_root} unless "
+                    "absolute); check the pattern or paths.data_dir"
+                )
+            files += found
+        splits[name] = files
+    return {**data_cfg, "splits": splits}
+
+
 def split_files(data_cfg: Mapping) -> list[str]:
     """Every file (relative to the data root) that the configured splits read."""
     reader = reader_for(data_cfg)

@@ -18,7 +18,7 @@ from seqlab import __version__
 from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
-from seqlab.data.datasets import load_splits, reader_format, split_files
+from seqlab.data.datasets import expand_globs, load_splits, reader_format, split_files
 from seqlab.data.sources import file_sha256
 from seqlab.data.tokenizers import Tokenizer, fit_tokenizer
 from seqlab.errors import SeqlabError
@@ -254,6 +254,7 @@ def prepare(
     """
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
+    data_cfg = expand_globs(data_cfg, data_root)  # the matched files are part of the cache key
     files = file_hashes(data_cfg, data_root)
     key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout, files)
     entry = lookup(Path(cache_dir).expanduser(), key)
