@@ -19,8 +19,9 @@ from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import expand_globs, load_splits, reader_format, split_files
+from seqlab.data.progress import Progress
 from seqlab.data.sources import file_sha256
-from seqlab.data.tokenizers import Tokenizer, fit_tokenizer
+from seqlab.data.tokenizers import SHOW_PROGRESS_CHARS, Tokenizer, fit_tokenizer
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
@@ -224,9 +225,10 @@ def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: M
     for name, text in cleaned.items():
         dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
         if char:  # one id per character, written as encoded: the ids never all in memory
-            writer.array_chunks(
-                f"{name}.ids", len(text), dtype, encode_char_chunks(tok, text, dtype)
-            )
+            chunks = encode_char_chunks(tok, text, dtype)
+            if len(text) > SHOW_PROGRESS_CHARS:  # a long build says how far it is
+                chunks = Progress(f"tokenizing {name}", len(text)).wrap(chunks)
+            writer.array_chunks(f"{name}.ids", len(text), dtype, chunks)
             counts[f"{name}_tokens"] = len(text)
             continue
         # Encode line by line (parallel in Rust), then join: identical ids for word/bpe
