@@ -56,13 +56,3 @@ def encode_char_chunks(tok: Tokenizer, text: str, dtype: type = np.int32) -> Ite
     for chunk in code_points(text):
         where = np.minimum(np.searchsorted(keys, chunk), len(keys) - 1)
         yield np.where(keys[where] == chunk, values[where], np.asarray(UNK_ID, dtype=dtype))
-
-
-def encode_char(tok: Tokenizer, text: str, dtype: type = np.int32) -> np.ndarray:
-    """Every character of `text` as its id (<unk> outside the vocabulary), one array."""
-    out = np.empty(len(text), dtype=dtype)
-    at = 0
-    for ids in encode_char_chunks(tok, text, dtype):
-        out[at : at + len(ids)] = ids
-        at += len(ids)
-    return out

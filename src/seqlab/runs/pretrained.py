@@ -72,20 +72,17 @@ def apply_init_from(cfg: DictConfig) -> dict[str, Any] | None:
     if tokenizer["kind"] != cfg.tokenizer.kind:
         raise _fail(folder, f"its tokenizer is {tokenizer['kind']}, this run asks for "
                     f"{cfg.tokenizer.kind}; set tokenizer={tokenizer['kind']}")  # fmt: skip
-    if cfg.task.block_size > config["n_positions"]:
-        raise _fail(folder, f"task.block_size={cfg.task.block_size} exceeds the model's "
-                    f"{config['n_positions']} positions; set task.block_size<={config['n_positions']}")  # fmt: skip
-    from seqlab.models.hf.gpt2 import SEQLAB_ACTIVATIONS
+    from seqlab.models.hf.gpt2 import gpt_arguments
 
-    activation = config.get("activation_function", "gelu_new")
-    if activation not in SEQLAB_ACTIVATIONS:
-        raise _fail(folder, f"activation_function {activation!r} has no seqlab equivalent")
+    try:
+        architecture = gpt_arguments(config)
+    except (KeyError, ValueError) as e:
+        raise _fail(folder, f"config.json: {e}") from None
+    positions = architecture["block_size"]
+    if cfg.task.block_size > positions:
+        raise _fail(folder, f"task.block_size={cfg.task.block_size} exceeds the model's "
+                    f"{positions} positions; set task.block_size<={positions}")  # fmt: skip
     with open_dict(cfg):
-        net = cfg.model.net
-        net.block_size, net.n_layer = config["n_positions"], config["n_layer"]
-        net.n_head, net.n_embd = config["n_head"], config["n_embd"]
-        net.d_ff = config.get("n_inner") or 4 * config["n_embd"]
-        net.bias, net.tie_embeddings = True, config.get("tie_word_embeddings", True)
-        net.activation = SEQLAB_ACTIVATIONS[activation]
+        cfg.model.net.update(architecture)
         cfg.model.init_from = str(folder)
     return {"state": _weights(folder), "tokenizers": {"text": tokenizer}}

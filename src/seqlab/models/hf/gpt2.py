@@ -84,23 +84,26 @@ def to_gpt2_state(net: GPT) -> dict[str, Tensor]:
     return state
 
 
-def gpt_from_gpt2(config: dict[str, Any], state: dict[str, Tensor], dropout: float = 0.0) -> GPT:
-    """seqlab's GPT holding a GPT-2 checkpoint's weights (config.json fields and its tensors)."""
+def gpt_arguments(config: dict[str, Any]) -> dict[str, Any]:
+    """seqlab GPT's architecture arguments (all but the vocabulary) for a GPT-2 config.json."""
     activation = config.get("activation_function", "gelu_new")
     if activation not in SEQLAB_ACTIVATIONS:
-        raise ValueError(f"GPT-2 activation_function {activation!r} has no seqlab equivalent")
-    net = GPT(
-        vocab_size=config["vocab_size"],
-        block_size=config["n_positions"],
-        n_layer=config["n_layer"],
-        n_head=config["n_head"],
-        n_embd=config["n_embd"],
-        d_ff=config.get("n_inner") or 4 * config["n_embd"],
-        dropout=dropout,
-        bias=True,
-        tie_embeddings=config.get("tie_word_embeddings", True),
-        activation=SEQLAB_ACTIVATIONS[activation],
-    )
+        raise ValueError(f"activation_function {activation!r} has no seqlab equivalent")
+    return {
+        "block_size": config["n_positions"],
+        "n_layer": config["n_layer"],
+        "n_head": config["n_head"],
+        "n_embd": config["n_embd"],
+        "d_ff": config.get("n_inner") or 4 * config["n_embd"],
+        "bias": True,
+        "tie_embeddings": config.get("tie_word_embeddings", True),
+        "activation": SEQLAB_ACTIVATIONS[activation],
+    }
+
+
+def gpt_from_gpt2(config: dict[str, Any], state: dict[str, Tensor], dropout: float = 0.0) -> GPT:
+    """seqlab's GPT holding a GPT-2 checkpoint's weights (config.json fields and its tensors)."""
+    net = GPT(vocab_size=config["vocab_size"], dropout=dropout, **gpt_arguments(config))
     load_gpt2_state(net, state)
     if config.get("layer_norm_epsilon", 1e-5) != 1e-5:
         for module in net.modules():
