@@ -249,3 +249,35 @@ def test_a_cut_short_compressed_file_is_one_line(tmp_path: Path) -> None:
         SeqlabError, match=r"cut\.txt\.gz: not a complete gzip file .*download it again"
     ):
         read_text(path)
+
+
+def test_a_cut_short_or_damaged_zstd_file_is_one_line(tmp_path: Path) -> None:
+    import zstandard
+
+    whole = zstandard.ZstdCompressor().compress(b"hello world\n" * 50_000)
+    (tmp_path / "cut.txt.zst").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "bad.txt.zst").write_bytes(b"not zstd at all")
+    for name in ("cut", "bad"):
+        with pytest.raises(SeqlabError, match=rf"{name}\.txt\.zst: not a complete zstd file"):
+            read_text(tmp_path / f"{name}.txt.zst")
+    two = whole + zstandard.ZstdCompressor().compress(b"second frame\n")
+    (tmp_path / "two.txt.zst").write_bytes(two)
+    assert read_text(tmp_path / "two.txt.zst") == "hello world\n" * 50_000 + "second frame\n"
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 64])
+def test_block_boundaries_change_nothing(tmp_path: Path, monkeypatch, block: int) -> None:
+    """A file read a few bytes at a time (a BOM, a CRLF or a 4-byte character cut in two by a
+    block) reads exactly as when read whole, and a bad byte is named at the same line."""
+    from seqlab.data import readers
+
+    good = "\ufeffé ok\r\n𝄞 two\r\r\nend\r".encode()
+    (tmp_path / "good.txt").write_bytes(good)
+    (tmp_path / "bad.txt").write_bytes(b"ok\r\nstill \xe2\x82 ok\nbroken \xff here\n")
+    monkeypatch.setattr(readers, "BLOCK_BYTES", block)
+    assert read_text(tmp_path / "good.txt") == "é ok\n𝄞 two\r\nend\r"
+    with pytest.raises(SeqlabError, match=r"bad\.txt:2: invalid UTF-8 \(byte offset 10\)"):
+        read_text(tmp_path / "bad.txt")
+    assert "".join(readers.decoded_blocks(tmp_path / "bad.txt", "replace")) == (
+        "ok\nstill \ufffd ok\nbroken \ufffd here\n"
+    )

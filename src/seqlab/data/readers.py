@@ -1,21 +1,23 @@
 """Read dataset files into plain Python data (lines, pairs, text, records).
 
-Every reader decodes the whole file at once, because that is far faster than per-line decoding for
-multi-megabyte corpora, and only when decoding fails does it go back to find the line at fault. Errors
+Every reader decodes large blocks at once, because that is far faster than per-line decoding for
+multi-megabyte corpora, and only when decoding fails does it count lines to name the one at fault. Errors
 are raised as one-line `SeqlabError`s of the form `path:line: problem; fix` so that a user can open
 the file at the right place instead of reading a traceback.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
 import re
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from seqlab.errors import SeqlabError
 
@@ -28,69 +30,131 @@ _JSON_LIMITS = {
 }
 
 
-def _decode(path: Path, errors: str) -> str:
-    """Read `path` as UTF-8 (a leading BOM dropped, CRLF as LF), naming the line and byte offset
-    of the first invalid byte.
+BLOCK_BYTES = 1 << 24  # read at a time by `decoded_blocks`: bounds memory for files of any size
 
-    Args:
-        path: File to read.
-        errors: "strict" to reject invalid UTF-8, "replace" to substitute U+FFFD for it.
 
-    Returns:
-        The decoded text.
+def _fail_read(path: Path, exc: OSError) -> SeqlabError:
+    if isinstance(exc, FileNotFoundError):
+        return SeqlabError(f"{path}: file not found; check the path or paths.data_dir")
+    return SeqlabError(f"{path}: cannot read file ({exc.strerror}); check permissions")
+
+
+def _open_uncompressed(path: Path) -> BinaryIO:
+    """A binary stream of the file's bytes, `.gz` and `.zst` files uncompressed on the fly."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise _fail_read(path, exc) from None
+    if path.suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw)
+    if path.suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            raw.close()
+            raise SeqlabError(
+                f"{path}: reading .zst files needs the zstandard package: pip install zstandard"
+            ) from None
+        return _ZstdReader(raw, zstandard)
+    return raw
+
+
+class _ZstdReader(io.RawIOBase):
+    """A `.zst` file's frames uncompressed as a stream; a file cut short inside a frame is an
+    error (zstandard's own stream reader just stops there)."""
+
+    def __init__(self, raw: BinaryIO, zstandard: Any):
+        self.raw, self.zstd = raw, zstandard
+        self.frame, self.started = zstandard.ZstdDecompressor().decompressobj(), False
+
+    def read(self, size: int = -1) -> bytes:
+        out = b""
+        while not out:
+            data = self.raw.read(1 << 20)
+            if not data:
+                if self.started and not self.frame.eof:
+                    raise OSError("zstd frame cut short")
+                return b""
+            self.started = True
+            try:
+                out = self.frame.decompress(data)
+                while self.frame.eof and self.frame.unused_data:  # the next frame
+                    rest = self.frame.unused_data
+                    self.frame = self.zstd.ZstdDecompressor().decompressobj()
+                    out += self.frame.decompress(rest)
+            except self.zstd.ZstdError as exc:
+                raise OSError(str(exc)) from None
+        return out
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _read_block(path: Path, f: BinaryIO) -> bytes:
+    try:
+        data = f.read(BLOCK_BYTES)
+        while isinstance(f, _ZstdReader) and data and len(data) < BLOCK_BYTES:
+            more = f.read()  # a frame's output comes in pieces: gather a block of it
+            if not more:
+                break
+            data += more
+        return data
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SeqlabError(f"{path}: not a complete gzip file ({exc}); download it again") from None
+    except OSError as exc:
+        if isinstance(f, _ZstdReader):
+            raise SeqlabError(
+                f"{path}: not a complete zstd file ({exc}); download it again"
+            ) from None
+        raise _fail_read(path, exc) from None
+
+
+def decoded_blocks(path: str | Path, errors: str = "strict") -> Iterator[str]:
+    """The file as UTF-8 text, a block at a time (a leading BOM dropped, CRLF as LF), so a
+    corpus larger than memory can be read; the line and byte offset of an invalid byte named.
 
     Raises:
         SeqlabError: if the file is missing, empty, or (in strict mode) not valid UTF-8.
     """
     if errors not in ERROR_MODES:
         raise SeqlabError(f"data.errors: expected one of {ERROR_MODES}, got {errors!r}")
-    try:
-        data = _decompressed(Path(path), Path(path).read_bytes())
-    except FileNotFoundError:
-        raise SeqlabError(f"{path}: file not found; check the path or paths.data_dir") from None
-    except OSError as exc:
-        raise SeqlabError(f"{path}: cannot read file ({exc.strerror}); check permissions") from None
-    if not data:
+    path = Path(path)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
+    offset = lines = chars = 0  # bytes and line breaks before this block; characters yielded
+    held = ""  # a block's final CR, joined to the next block in case an LF starts it
+    with _open_uncompressed(path) as f:
+        while True:
+            data = _read_block(path, f)
+            pending = decoder.getstate()[0]  # bytes of a character split by the last block
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                at = offset - len(pending) + exc.start
+                line = lines + (pending + data).count(b"\n", 0, exc.start) + 1
+                raise SeqlabError(
+                    f"{path}:{line}: invalid UTF-8 (byte offset {at}); "
+                    "fix the file or set data.errors=replace"
+                ) from None
+            offset, lines = offset + len(data), lines + data.count(b"\n")
+            text = held + text
+            if not chars:
+                text = text.removeprefix("\ufeff")
+            held = "\r" if data and text.endswith("\r") else ""
+            # The same text whatever editor saved it: LF line ends (CR would stick to each line).
+            text = text[: len(text) - len(held)].replace("\r\n", "\n")
+            if text:
+                chars += len(text)
+                yield text
+            if not data:
+                break
+    if not chars:
         raise SeqlabError(f"{path}: file is empty; point the config at the real data file")
-    try:
-        text = data.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as exc:
-        lineno = data.count(b"\n", 0, exc.start) + 1
-        raise SeqlabError(
-            f"{path}:{lineno}: invalid UTF-8 (byte offset {exc.start}); "
-            "fix the file or set data.errors=replace"
-        ) from None
-    # The same text whatever editor saved it: no byte-order mark (it would stick to the first
-    # word or break the first JSON line) and LF line ends (CR would become part of each line).
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    if not text:
-        raise SeqlabError(f"{path}: file is empty; point the config at the real data file")
-    return text
 
 
-def _decompressed(path: Path, data: bytes) -> bytes:
-    """The bytes of a `.gz` or `.zst` file uncompressed (others as they are)."""
-    if path.suffix == ".gz":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SeqlabError(
-                f"{path}: not a complete gzip file ({exc}); download it again"
-            ) from None
-    if path.suffix == ".zst":
-        try:
-            import zstandard
-        except ImportError:
-            raise SeqlabError(
-                f"{path}: reading .zst files needs the zstandard package: pip install zstandard"
-            ) from None
-        try:
-            return zstandard.ZstdDecompressor().stream_reader(data).read()
-        except zstandard.ZstdError as exc:
-            raise SeqlabError(
-                f"{path}: not a complete zstd file ({exc}); download it again"
-            ) from None
-    return data
+def _decode(path: Path, errors: str) -> str:
+    """The whole file as text (see `decoded_blocks`)."""
+    return "".join(decoded_blocks(path, errors))
 
 
 def _split_lines(text: str) -> list[str]:
