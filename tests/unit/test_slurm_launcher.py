@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import unittest.mock as mock
 
 import submitit
+import submitit.slurm.slurm
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
@@ -24,8 +26,10 @@ def sbatch_script(tmp_path, data_root, cache_dir, *overrides: str) -> str:
     params = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     for key in ("_target_", "submitit_folder"):
         params.pop(key)
-    executor = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm",
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"))  # fmt: skip
+    # Writing the script needs no cluster: say srun exists (submitit looks for it on PATH).
+    with mock.patch.object(submitit.slurm.slurm.SlurmExecutor, "affinity", return_value=2):
+        executor = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm",
+                                         slurm_max_num_timeout=params.pop("max_num_timeout"))  # fmt: skip
     shared = set(OmegaConf.structured(BaseQueueConf).keys())
     executor.update_parameters(**{k if k in shared else f"slurm_{k}": v for k, v in params.items()})
     return executor._executor._make_submission_file_text("python -m submitit.core._submit", "0")
