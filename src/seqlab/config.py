@@ -56,6 +56,7 @@ class Tokenizer:
     shared_vocab: bool = True
     vocab_size: int | None = None
     min_freq: int = 1
+    fit_max_chars: int | None = None
 
 
 @dataclasses.dataclass

@@ -90,8 +90,10 @@ def test_an_array_written_in_chunks_is_the_file_np_save_writes(tmp_path, dtype):
     values = np.arange(10_007, dtype=dtype) % 5_000
     writer = CacheWriter(tmp_path, "entry")
     writer.array("whole", values)
-    writer.array_chunks("chunked", len(values), dtype, np.array_split(values, 7))
-    assert (writer.tmp / "chunked.npy").read_bytes() == (writer.tmp / "whole.npy").read_bytes()
+    writer.array_chunks("chunked", dtype, np.array_split(values, 7), length=len(values))
+    assert writer.array_chunks("unannounced", dtype, np.array_split(values, 3)) == len(values)
+    for name in ("chunked", "unannounced"):
+        assert (writer.tmp / f"{name}.npy").read_bytes() == (writer.tmp / "whole.npy").read_bytes()
     assert writer.files["chunked.npy"]["sha256"] == writer.files["whole.npy"]["sha256"]
     entry = writer.commit({"key": "entry"})
     assert np.array_equal(entry.array("chunked"), values)
@@ -100,5 +102,5 @@ def test_an_array_written_in_chunks_is_the_file_np_save_writes(tmp_path, dtype):
 def test_chunks_that_fall_short_of_the_announced_length_are_refused(tmp_path):
     writer = CacheWriter(tmp_path, "entry")
     with pytest.raises(SeqlabError, match=r"incomplete write: ids: 5 values written, 6 announced"):
-        writer.array_chunks("ids", 6, np.int32, [np.arange(5)])
+        writer.array_chunks("ids", np.int32, [np.arange(5)], length=6)
     assert not list(tmp_path.glob(".entry-*"))  # the half-built entry is gone

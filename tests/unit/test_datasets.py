@@ -70,3 +70,28 @@ def test_text_file_patterns_become_the_sorted_files_they_match(tmp_path):
     ]
     with pytest.raises(SeqlabError, match=r"data.splits.train: no file matches 'corpus/\*.zst'"):
         expand_globs({**cfg, "splits": {"train": "corpus/*.zst"}}, tmp_path)
+
+
+def test_a_streaming_hf_dataset_prepares_as_the_downloaded_one(data_root, tmp_path):
+    """`data.hf.streaming=true` (the `datasets` package's own streaming, here over a local text
+    file) gives the ids of the same dataset loaded whole."""
+    import numpy as np
+
+    from seqlab.data.prepare import prepare
+
+    pytest.importorskip("datasets")
+    text = (data_root / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:60_000]
+    (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
+    hf = {"name": "text", "config": None, "data_files": {"train": str(tmp_path / "corpus.txt")},
+          "split_names": {"train": "train"}, "text_field": "text"}  # fmt: skip
+    data = {"name": "hf_text", "reader": "hf", "hf": hf, "val_fraction": 0.1,
+            "test_fraction": 0.1, "cleaning": {"collapse_whitespace": False}}  # fmt: skip
+    tok = {"kind": "bpe", "vocab_size": 300, "min_freq": 1}
+    whole, _ = prepare(data, tok, tmp_path / "root", tmp_path / "cache")
+    streamed, _ = prepare(
+        {**data, "hf": {**hf, "streaming": True}}, tok, tmp_path / "root", tmp_path / "cache"
+    )
+    assert streamed.path != whole.path
+    for name in ("train", "val", "test"):
+        assert np.array_equal(streamed.array(f"{name}.ids"), whole.array(f"{name}.ids"))
+    assert len(whole.array("train.ids")) > 10_000

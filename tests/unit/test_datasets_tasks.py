@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from seqlab.config import validate
+from seqlab.data.cache import CacheWriter
 from seqlab.data.datasets import load_splits, split_files
 from seqlab.data.modules import Seq2SeqDataModule
 from seqlab.data.prepare import _write_pairs, prepare
@@ -251,30 +252,20 @@ def test_text_file_tails_and_prepare(tmp_path, cache_dir):
 # --- extras through _write_pairs ----------------------------------------------------------------------
 
 
-class _Writer:
-    def __init__(self):
-        self.arrays, self.jsons = {}, {}
-
-    def array(self, name, values):
-        self.arrays[name] = values
-
-    def json(self, name, value):
-        self.jsons[name] = value
-
-
-def test_write_pairs_extras_only_where_given():
+def test_write_pairs_extras_only_where_given(tmp_path):
     splits = {
         "train": [("a b", "c"), ("", "dropped"), ("x", "y", {"group": "g", "refs": ["y", "z"]})],
         "val": [("a", "b", {"group": "g1"}), ("c", "d")],
         "test": [("a", "b", {"refs": ["b", "ｂ２"]}), ("c", "d"), ("e", "f", {})],
     }
     cleaning = {"normalize": "NFKC", "collapse_whitespace": True, "min_len": 1}
-    writer = _Writer()
+    writer = CacheWriter(tmp_path, "entry")
     _, counts = _write_pairs(writer, splits, cleaning, {"kind": "word", "min_freq": 1}, None)
+    entry = writer.commit({"key": "entry"})
     assert counts["train_examples"] == 2 and counts["train_dropped_too_short"] == 1
-    assert "train.text" not in writer.jsons
-    assert writer.jsons["val.text"] == {"src": ["a", "c"], "tgt": ["b", "d"], "group": ["g1", None]}
-    assert writer.jsons["test.text"] == {
+    assert not (entry.path / "train.text.json").exists()
+    assert entry.json("val.text") == {"src": ["a", "c"], "tgt": ["b", "d"], "group": ["g1", None]}
+    assert entry.json("test.text") == {
         "src": ["a", "c", "e"], "tgt": ["b", "d", "f"], "refs": [["b", "b2"], ["d"], ["f"]],
     }  # fmt: skip
 

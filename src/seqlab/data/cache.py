@@ -10,7 +10,10 @@ are removed by the next build.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -19,7 +22,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +151,43 @@ def remove_abandoned(cache_dir: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def build_lock(cache_dir: Path, key: str) -> Iterator[None]:
+    """Held while one process builds an entry: the others that want it (DDP ranks, sweep jobs
+    on one machine or on a shared file system) wait, then read what it built."""
+    path = Path(cache_dir) / f".{key}.lock"
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as e:
+        raise SeqlabError(
+            f"cannot write the data cache in {cache_dir} ({e.strerror}); "
+            "set paths.cache_dir to a writable folder"
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            log.info(
+                "waiting for %s to finish building the data cache %s",
+                handle.read() or "another process",
+                key,
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{socket.gethostname()} process {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            # Gone with its holder; a process that opened it before then and locks it next
+            # finds the entry built (at worst two build it, and one rename wins).
+            path.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class CacheWriter:
     """Collects arrays and JSON in a temp folder; `commit` renames it into place atomically."""
 
@@ -165,9 +205,12 @@ class CacheWriter:
                 "set paths.cache_dir to a writable folder"
             ) from None
 
-    def _guard(self, name: str, write) -> None:
+    @contextlib.contextmanager
+    def _guarding(self, name: str) -> Iterator[Path]:
+        """Write `name` inside the block; then record its checksum. A failed write (a full
+        disk) removes the temp folder and is one line."""
         try:
-            write()
+            yield self.tmp / name
             path = self.tmp / name
             self.files[name] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         except OSError as e:
@@ -177,28 +220,30 @@ class CacheWriter:
                 "free disk space or set paths.cache_dir elsewhere"
             ) from None
 
+    def _guard(self, name: str, write) -> None:
+        with self._guarding(name):
+            write()
+
     def array(self, name: str, values: np.ndarray) -> None:
         self._guard(f"{name}.npy", lambda: np.save(self.tmp / f"{name}.npy", values))
 
+    @contextlib.contextmanager
+    def open_array(self, name: str, dtype: type) -> Iterator[ArrayFile]:
+        """A 1-D array appended to chunk by chunk inside the block, stored as the same `.npy`
+        file that `array` writes: memory holds one chunk, not the whole array."""
+        with self._guarding(f"{name}.npy") as path, ArrayFile(path, dtype) as out:
+            yield out
+
     def array_chunks(
-        self, name: str, length: int, dtype: type, chunks: Iterable[np.ndarray]
-    ) -> None:
-        """A 1-D array of `length` values written chunk by chunk as the same `.npy` file that
-        `array` writes: memory holds one chunk, not the whole array."""
-
-        def write() -> None:
-            with (self.tmp / f"{name}.npy").open("wb") as f:
-                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-                          "fortran_order": False, "shape": (length,)}  # fmt: skip
-                np.lib.format.write_array_header_1_0(f, header)
-                written = 0
-                for chunk in chunks:
-                    f.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
-                    written += len(chunk)
-            if written != length:
-                raise OSError(f"{name}: {written} values written, {length} announced")
-
-        self._guard(f"{name}.npy", write)
+        self, name: str, dtype: type, chunks: Iterable[np.ndarray], length: int | None = None
+    ) -> int:
+        """`open_array` filled from `chunks`; returns the length (a `length` given is checked)."""
+        with self.open_array(name, dtype) as out:
+            for chunk in chunks:
+                out.write(chunk)
+            if length is not None and out.length != length:
+                raise OSError(f"{name}: {out.length} values written, {length} announced")
+        return out.length
 
     def json(self, name: str, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False)
@@ -224,6 +269,42 @@ class CacheWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class ArrayFile:
+    """A `.npy` file of a 1-D array whose length is known once it is written: the header is
+    reserved first and filled in on close (the same bytes `np.save` writes)."""
+
+    def __init__(self, path: Path, dtype: type):
+        self.dtype, self.length = np.dtype(dtype), 0
+        self.file = Path(path).open("wb")  # noqa: SIM115 (closed by __exit__)
+        self.reserved = self._header(0)
+        self.file.write(self.reserved)
+
+    def _header(self, n: int) -> bytes:
+        out = io.BytesIO()
+        fields = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (n,)}  # fmt: skip
+        np.lib.format.write_array_header_1_0(out, fields)
+        return out.getvalue()
+
+    def write(self, values: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+        self.length += len(values)
+
+    def __enter__(self) -> ArrayFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                final = self._header(self.length)
+                if len(final) != len(self.reserved):  # (never below 10^60 values)
+                    raise OSError("the .npy header changed size")
+                self.file.seek(0)
+                self.file.write(final)
+        finally:
+            self.file.close()
 
 
 def pack(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """The char tokenizer over whole text streams, with numpy instead of per-line Python objects.
 
-Fitting counts code points and encoding maps them through a sorted table, a few million
+Fitting counts code points and encoding looks them up in a table over all code points, a few million
 characters at a time, so memory stays a few bytes per character and time linear (measured in
 experiments/benchmarks/README.md, "Data pipeline"). The tokenizer and the ids are exactly those
 of HF `tokenizers`' WordLevel trainer and encoder (tests/unit/test_char_stream.py checks both).
@@ -47,12 +47,16 @@ def fit_char(texts: Iterable[str], vocab_size: int | None = None, min_freq: int 
     return Tokenizer(tok, "char")
 
 
-def encode_char_chunks(tok: Tokenizer, text: str, dtype: type = np.int32) -> Iterator[np.ndarray]:
-    """Every character of `text` as its id (<unk> outside the vocabulary), chunk by chunk: a
-    caller that writes them out never holds all the ids at once."""
-    table = sorted((ord(t), i) for t, i in tok.hf.get_vocab().items() if len(t) == 1)
-    keys = np.array([cp for cp, _ in table], dtype=np.uint32)
-    values = np.array([i for _, i in table], dtype=dtype)
-    for chunk in code_points(text):
-        where = np.minimum(np.searchsorted(keys, chunk), len(keys) - 1)
-        yield np.where(keys[where] == chunk, values[where], np.asarray(UNK_ID, dtype=dtype))
+def encode_char_chunks(
+    tok: Tokenizer, texts: Iterable[str], dtype: type = np.int32
+) -> Iterator[np.ndarray]:
+    """Every character of `texts` as its id (<unk> outside the vocabulary), chunk by chunk
+    through a table over all code points: a caller that writes them out never holds all the
+    ids at once."""
+    table = np.full(N_CODE_POINTS, UNK_ID, dtype=dtype)
+    for token, i in tok.hf.get_vocab().items():
+        if len(token) == 1:
+            table[ord(token)] = i
+    for text in texts:
+        for chunk in code_points(text):
+            yield table[chunk]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from seqlab.data import babi, readers, scan, scitldr
+from seqlab.data.text_stream import FileSource
 from seqlab.errors import SeqlabError
 
 Example = tuple[str, str] | tuple[str, str, dict[str, Any]]  # (source, target[, extra])
@@ -103,9 +104,7 @@ class TextReader(Reader):
         return [spec] if isinstance(spec, str) else [str(v) for v in spec]
 
     def read(self, split: str, spec: Any, locate: Locate) -> str:
-        texts = [readers.read_text(locate(f), errors=self.errors) for f in self.files(spec)]
-        # Files join at a line break, so no file's last line runs into the next one's first.
-        return "".join(t if t.endswith("\n") else t + "\n" for t in texts[:-1]) + texts[-1]
+        return FileSource([locate(f) for f in self.files(spec)], self.errors).text()
 
 
 @register

@@ -17,9 +17,17 @@ from hydra.utils import instantiate
 from seqlab.data import scan
 from seqlab.data.dataset_readers import Pairs, Reader, reader_for, reader_format
 from seqlab.data.sources import resolve_file
+from seqlab.data.text_stream import (
+    FileSource,
+    RowsSource,
+    Source,
+    StringSource,
+    TextSplit,
+    tail,
+)
 from seqlab.errors import SeqlabError
 
-Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str (text readers)
+Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str / TextSplit (text readers)
 SPLITS = ("train", "val", "test")
 
 
@@ -83,6 +91,12 @@ def _read_files(reader: Reader, data_cfg: Mapping, data_root: Path) -> Splits:
     if specs.get("train") is None:
         raise SeqlabError(f"data.splits.train is missing for dataset {data_cfg['name']!r}")
     locate = _locator(data_cfg, data_root)
+    if reader.name == "text":  # read later, a piece at a time
+        return {
+            name: FileSource([locate(f) for f in reader.files(spec)], reader.errors)
+            for name, spec in specs.items()
+            if spec is not None
+        }
     return {
         name: reader.read(name, spec, locate) for name, spec in specs.items() if spec is not None
     }
@@ -96,14 +110,7 @@ def _holdout(items: Pairs, fraction: float, seed: int) -> tuple[Pairs, Pairs]:
     return [x for i, x in enumerate(items) if i not in out], [items[i] for i in sorted(out)]
 
 
-def _tail(text: str, fraction: float) -> tuple[str, str]:
-    """Contiguous split of a text stream: the last `fraction` is held out (as nanoGPT does)."""
-    cut = int(len(text) * (1 - fraction))
-    return text[:cut], text[cut:]
-
-
-def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
-    """Read train/val/test for a data config, carving missing splits from train."""
+def _raw_splits(data_cfg: Mapping, data_root: Path) -> Splits:
     reader, fmt = reader_for(data_cfg), reader_format(data_cfg)
     if reader.name == "generator":
         splits = dict(instantiate(data_cfg["generator"]))
@@ -111,6 +118,25 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
         splits = _read_hf(data_cfg["hf"], data_root, fmt)
     else:
         splits = _read_files(reader, data_cfg, data_root)
+    if fmt == "text":  # every text split as a range of its source
+        return {
+            name: TextSplit(value if isinstance(value, Source) else StringSource(value))
+            for name, value in splits.items()
+        }
+    return splits
+
+
+def _empty(split: Any, fmt: str) -> bool:
+    return split.is_blank() if fmt == "text" else not len(split)
+
+
+def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Splits:
+    """Read train/val/test for a data config, carving missing splits from train.
+
+    Text splits are `TextSplit`s (read a piece at a time) with `stream=True`, else strings.
+    """
+    fmt = reader_format(data_cfg)
+    splits = _raw_splits(data_cfg, data_root)
     seed = int(data_cfg.get("split_seed", 0))
     for name in ("test", "val"):
         fraction = data_cfg.get(f"{name}_fraction")
@@ -118,10 +144,10 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
             continue
         whole = splits["train"]
         if fmt == "text":
-            splits["train"], splits[name] = _tail(whole, fraction)
+            splits["train"], splits[name] = tail(whole, fraction)
         else:
             splits["train"], splits[name] = _holdout(whole, fraction, seed)
-        if not str(splits[name]).strip() or not len(splits[name]):
+        if _empty(splits[name], fmt):
             size = f"{len(whole):,} characters" if fmt == "text" else f"{len(whole):,} examples"
             raise SeqlabError(
                 f"data.{name}_fraction={fraction} of the training data ({size}) leaves the {name} "
@@ -136,6 +162,8 @@ def load_splits(data_cfg: Mapping, data_root: Path) -> Splits:
             f"dataset {data_cfg['name']!r} has no {'/'.join(missing)} split; add data.splits.<name> "
             "or set data.val_fraction / data.test_fraction"
         )
+    if fmt == "text" and not stream:
+        return {name: split.text() for name, split in splits.items()}
     return splits
 
 
@@ -148,16 +176,22 @@ def _read_hf(hf: Mapping, data_root: Path, fmt: str) -> Splits:
             "data.reader=hf needs the Hugging Face `datasets` package: pip install datasets"
         ) from None
     kwargs = {"data_files": dict(hf["data_files"])} if hf.get("data_files") else {}
+    streaming = bool(hf.get("streaming"))
     loaded = datasets.load_dataset(
-        hf["name"], hf.get("config"), cache_dir=str(data_root / "hf"), **kwargs
-    )
+        hf["name"], hf.get("config"), cache_dir=str(data_root / "hf"), **kwargs,
+        **({"streaming": True} if streaming else {}),
+    )  # fmt: skip
     splits: Splits = {}
     for ours, theirs in (hf.get("split_names") or {}).items():
         if theirs is None or theirs not in loaded:
             continue
         rows = loaded[theirs]
-        if fmt == "text":
+        if fmt == "text" and streaming:  # rows read as the text is, never all on disk
+            splits[ours] = RowsSource(rows, hf["text_field"])
+        elif fmt == "text":
             splits[ours] = "\n".join(rows[hf["text_field"]])
+        elif streaming:
+            splits[ours] = [(row[hf["src_field"]], row[hf["tgt_field"]]) for row in rows]
         else:
             splits[ours] = list(zip(rows[hf["src_field"]], rows[hf["tgt_field"]], strict=True))
     return splits

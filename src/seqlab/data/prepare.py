@@ -6,21 +6,26 @@ settings (and the same file contents) reads the entry and skips all of the work.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import __version__
-from seqlab.data.cache import CacheEntry, CacheWriter, fingerprint, lookup, pack
+from seqlab.data.cache import CacheEntry, CacheWriter, build_lock, fingerprint, lookup
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import expand_globs, load_splits, reader_format, split_files
+from seqlab.data.pretoken_cache import encode_pieces
 from seqlab.data.progress import Progress
 from seqlab.data.sources import file_sha256
+from seqlab.data.text_stream import PIECE_CHARS, TextSplit
 from seqlab.data.tokenizers import SHOW_PROGRESS_CHARS, Tokenizer, fit_tokenizer
 from seqlab.errors import SeqlabError
 
@@ -109,11 +114,17 @@ def _eval_texts(examples: list, src: list[str], tgt: list[str], cleaning: Mappin
     return texts
 
 
-def _fit_or_reuse(role: str, texts: list[str], tok_cfg: Mapping, fixed: dict | None) -> Tokenizer:
+def _fit_or_reuse(
+    role: str, texts: Iterable[str], tok_cfg: Mapping, fixed: dict | None
+) -> Tokenizer:
     if fixed is not None:
         return Tokenizer.from_state(fixed[role])
     return fit_tokenizer(
-        texts, tok_cfg["kind"], vocab_size=tok_cfg.get("vocab_size"), min_freq=tok_cfg["min_freq"]
+        texts,
+        tok_cfg["kind"],
+        vocab_size=tok_cfg.get("vocab_size"),
+        min_freq=tok_cfg["min_freq"],
+        max_chars=tok_cfg.get("fit_max_chars"),
     )
 
 
@@ -126,65 +137,133 @@ def _too_long_policy(cleaning: Mapping) -> str:
     return policy
 
 
-def _pair_tokenizers(src: list[str], tgt: list[str], tok_cfg: Mapping, fixed) -> dict:
-    """Source and target tokenizers fitted on the cleaned training pairs (one shared by default)."""
+PAIRS_CHUNK = 50_000  # pairs cleaned and encoded at a time: bounds their Python objects
+
+
+def _chunks(examples: list, cleaning: Mapping) -> Iterator[tuple[list, list[str], list[str]]]:
+    """(examples, cleaned sources, cleaned targets), `PAIRS_CHUNK` examples at a time."""
+    for start in range(0, len(examples), PAIRS_CHUNK):
+        part = examples[start : start + PAIRS_CHUNK]
+        yield part, _clean([x[0] for x in part], cleaning), _clean([x[1] for x in part], cleaning)
+
+
+def _pair_tokenizers(train: list, cleaning: Mapping, tok_cfg: Mapping, fixed) -> dict:
+    """Source and target tokenizers fitted on the cleaned training pairs (one shared by default),
+    streamed chunk by chunk (a fit does not depend on the order of its texts)."""
     if tok_cfg.get("shared_vocab", True):
-        shared = _fit_or_reuse("src", src + tgt, tok_cfg, fixed)
+        both = chain.from_iterable(src + tgt for _, src, tgt in _chunks(train, cleaning))
+        shared = _fit_or_reuse("src", both, tok_cfg, fixed)
         return {"src": shared, "tgt": shared}
+    sides = {"src": 1, "tgt": 2}
     return {
-        "src": _fit_or_reuse("src", src, tok_cfg, fixed),
-        "tgt": _fit_or_reuse("tgt", tgt, tok_cfg, fixed),
+        role: _fit_or_reuse(
+            role, chain.from_iterable(c[i] for c in _chunks(train, cleaning)), tok_cfg, fixed
+        )
+        for role, i in sides.items()
     }
 
 
-def _truncate(name: str, src_ids: list, tgt_ids: list, cleaning: Mapping, counts: dict):
+def _add(counts: dict, key: str, n: int) -> None:
+    counts[key] = counts.get(key, 0) + int(n)
+
+
+class Ragged:
+    """Many id sequences as one flat array and their lengths (no array per sequence)."""
+
+    def __init__(self, flat: np.ndarray, lengths: np.ndarray):
+        self.flat, self.lengths = flat, lengths
+
+    @classmethod
+    def encode(cls, tok: Tokenizer, texts: list[str]) -> Ragged:
+        encodings = tok.hf.encode_batch_fast(texts)
+        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+        flat = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, lengths.sum())
+        return cls(flat, lengths)
+
+    def _positions(self) -> np.ndarray:
+        """Each token's position within its sequence."""
+        starts = np.cumsum(self.lengths) - self.lengths
+        return np.arange(len(self.flat)) - np.repeat(starts, self.lengths)
+
+    def cut(self, max_len: int) -> Ragged:
+        return Ragged(self.flat[self._positions() < max_len], np.minimum(self.lengths, max_len))
+
+    def select(self, keep: np.ndarray) -> Ragged:
+        return Ragged(self.flat[np.repeat(keep, self.lengths)], self.lengths[keep])
+
+
+def _truncate(name: str, src: Ragged, tgt: Ragged, cleaning: Mapping, counts: dict):
     """``too_long=truncate``: every split cut to ``max_len`` tokens a side, cuts counted."""
     max_len = cleaning.get("max_len")
     if not max_len or _too_long_policy(cleaning) != "truncate":
-        return src_ids, tgt_ids
-    longest = np.maximum([len(s) for s in src_ids], [len(t) for t in tgt_ids])
-    counts[f"{name}_truncated_too_long"] = int((longest > max_len).sum())
-    return [s[:max_len] for s in src_ids], [t[:max_len] for t in tgt_ids]
+        return src, tgt
+    longest = np.maximum(src.lengths, tgt.lengths)
+    _add(counts, f"{name}_truncated_too_long", (longest > max_len).sum())
+    return src.cut(max_len), tgt.cut(max_len)
 
 
-def _train_filter(src_ids: list, tgt_ids: list, cleaning: Mapping, counts: dict) -> np.ndarray:
+def _train_filter(src: Ragged, tgt: Ragged, cleaning: Mapping, counts: dict) -> np.ndarray:
     """Training pairs kept by the length filters (``min_len``; ``max_len`` with ``too_long=drop``,
     already cut otherwise), drops counted; evaluation splits are never filtered."""
-    src_len = np.array([len(s) for s in src_ids], dtype=np.int64)
-    tgt_len = np.array([len(t) for t in tgt_ids], dtype=np.int64)
     max_len, min_len = cleaning.get("max_len"), cleaning.get("min_len", 1)
-    short = np.minimum(src_len, tgt_len) < min_len
-    long = np.maximum(src_len, tgt_len) > max_len if max_len else np.zeros_like(short)
-    counts["train_dropped_too_short"] = int(short.sum())
-    counts["train_dropped_too_long"] = int((long & ~short).sum())
+    short = np.minimum(src.lengths, tgt.lengths) < min_len
+    long = np.maximum(src.lengths, tgt.lengths) > max_len if max_len else np.zeros_like(short)
+    _add(counts, "train_dropped_too_short", short.sum())
+    _add(counts, "train_dropped_too_long", (long & ~short).sum())
     return ~(short | long)
 
 
-def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
-    """Clean, fit tokenizers on train, encode, cut or filter by length, and write every split."""
-    cleaned = {
-        name: (_clean([x[0] for x in pairs], cleaning), _clean([x[1] for x in pairs], cleaning))
-        for name, pairs in splits.items()
-    }
-    toks = _pair_tokenizers(*cleaned["train"], tok_cfg, fixed)
-    counts: dict[str, int] = {}
-    for name, (src, tgt) in cleaned.items():
-        src_ids, tgt_ids = toks["src"].encode_batch(src), toks["tgt"].encode_batch(tgt)
-        src_ids, tgt_ids = _truncate(name, src_ids, tgt_ids, cleaning, counts)
-        keep = np.flatnonzero(
-            _train_filter(src_ids, tgt_ids, cleaning, counts)
-            if name == "train"
-            else np.ones(len(src), bool)
+def _write_split(writer: CacheWriter, name: str, examples: list, toks: dict, cleaning, counts):
+    """Encode, cut or filter by length, and append a chunk at a time to the split's arrays."""
+    arrays = [f"{name}.{side}{part}" for side in ("src", "tgt") for part in ("", "_off")]
+    texts: dict[str, list] = {"examples": [], "src": [], "tgt": []}
+    with contextlib.ExitStack() as stack:
+        src_ids, src_off, tgt_ids, tgt_off = (
+            stack.enter_context(writer.open_array(a, np.int64 if a.endswith("_off") else np.int32))
+            for a in arrays
         )
-        for side, ids in (("src", src_ids), ("tgt", tgt_ids)):
-            flat, offsets = pack([ids[i] for i in keep])
-            writer.array(f"{name}.{side}", flat)
-            writer.array(f"{name}.{side}_off", offsets)
-        counts[f"{name}_examples"] = len(keep)
-        if name != "train":  # references and sources for metrics and sample logs
-            examples = [splits[name][i] for i in keep]  # as read, for the extras
-            texts = _eval_texts(examples, [src[i] for i in keep], [tgt[i] for i in keep], cleaning)
-            writer.json(f"{name}.text", texts)
+        src_off.write(np.zeros(1))
+        tgt_off.write(np.zeros(1))
+        ends = {"src": 0, "tgt": 0}
+        zero = [f"{name}_examples"]  # every count present, for a split left empty too
+        if cleaning.get("max_len") and _too_long_policy(cleaning) == "truncate":
+            zero.append(f"{name}_truncated_too_long")
+        if name == "train":
+            zero += ["train_dropped_too_short", "train_dropped_too_long"]
+        for key in zero:
+            _add(counts, key, 0)
+        for part, src, tgt in _chunks(examples, cleaning):
+            ids = _truncate(
+                name, Ragged.encode(toks["src"], src), Ragged.encode(toks["tgt"], tgt), cleaning,
+                counts,
+            )  # fmt: skip
+            keep = (
+                _train_filter(*ids, cleaning, counts)
+                if name == "train"
+                else np.ones(len(src), bool)
+            )
+            for side, out, off, ragged in (("src", src_ids, src_off, ids[0]),
+                                           ("tgt", tgt_ids, tgt_off, ids[1])):  # fmt: skip
+                kept = ragged.select(keep)
+                out.write(kept.flat)
+                off.write(ends[side] + np.cumsum(kept.lengths))
+                ends[side] += int(kept.lengths.sum())
+            _add(counts, f"{name}_examples", keep.sum())
+            if name != "train":  # references and sources for metrics and sample logs
+                for key, values in (("examples", part), ("src", src), ("tgt", tgt)):
+                    texts[key] += [values[i] for i in np.flatnonzero(keep)]
+    if name != "train":
+        writer.json(
+            f"{name}.text", _eval_texts(texts["examples"], texts["src"], texts["tgt"], cleaning)
+        )
+
+
+def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
+    """Fit tokenizers on the cleaned training pairs, then write every split a chunk at a time."""
+    toks = _pair_tokenizers(splits["train"], cleaning, tok_cfg, fixed)
+    counts: dict[str, int] = {}
+    for name, examples in splits.items():
+        _write_split(writer, name, examples, toks, cleaning, counts)
     check_not_emptied(counts, cleaning)
     return toks, counts
 
@@ -214,29 +293,69 @@ def check_not_emptied(counts: Mapping[str, int], cleaning: Mapping) -> None:
             )
 
 
+def _cleaned(split: TextSplit, cleaning: Mapping) -> Iterator[str]:
+    """The split cleaned, a piece at a time: joined, exactly `_clean` of the whole split (pieces
+    end at line breaks; collapsed pieces join with the space collapsing would leave)."""
+    collapse, started = cleaning.get("collapse_whitespace", True), False
+    for piece in split.pieces(lambda text: _clean([text], cleaning)[0]):
+        if collapse and piece and started:
+            piece = " " + piece
+        started = started or bool(piece)
+        yield piece
+
+
+def _lines(pieces: Iterable[str]) -> Iterator[str]:
+    for piece in pieces:
+        yield from piece.splitlines(keepends=True)
+
+
+def _fit_text(train: TextSplit, cleaning: Mapping, tok_cfg: Mapping, fixed) -> Tokenizer:
+    if fixed is not None:
+        return Tokenizer.from_state(fixed["text"])
+    if tok_cfg["kind"] == "char":  # numpy over code points: no per-line objects (same tokenizer)
+        return fit_char(_cleaned(train, cleaning), tok_cfg.get("vocab_size"), tok_cfg["min_freq"])
+    return _fit_or_reuse("text", _lines(_cleaned(train, cleaning)), tok_cfg, None)
+
+
 def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
-    cleaned = {name: _clean([text], cleaning)[0] for name, text in splits.items()}
-    char = tok_cfg["kind"] == "char"
-    if char and fixed is None:  # numpy over code points: no per-line objects (same tokenizer)
-        tok = fit_char([cleaned["train"]], tok_cfg.get("vocab_size"), tok_cfg["min_freq"])
-    else:
-        tok = _fit_or_reuse("text", cleaned["train"].splitlines(keepends=True), tok_cfg, fixed)
+    """Fit on the training split, then encode every split and write its ids a piece at a time:
+    memory holds a piece of text and its ids, never a split."""
+    tok = _fit_text(splits["train"], cleaning, tok_cfg, fixed)
+    dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
     counts = {}
-    for name, text in cleaned.items():
-        dtype = np.uint16 if tok.vocab_size < 2**16 else np.int32
-        if char:  # one id per character, written as encoded: the ids never all in memory
-            chunks = encode_char_chunks(tok, text, dtype)
-            if len(text) > SHOW_PROGRESS_CHARS:  # a long build says how far it is
-                chunks = Progress(f"tokenizing {name}", len(text)).wrap(chunks)
-            writer.array_chunks(f"{name}.ids", len(text), dtype, chunks)
-            counts[f"{name}_tokens"] = len(text)
-            continue
-        # Encode line by line (parallel in Rust), then join: identical ids for word/bpe
-        # tokenizers that never merge across a newline.
-        ids = pack(tok.encode_batch(text.splitlines(keepends=True)))[0].astype(dtype)
-        writer.array(f"{name}.ids", ids)
-        counts[f"{name}_tokens"] = int(len(ids))
+    for name, split in splits.items():
+        pieces = _cleaned(split, cleaning)
+        if len(split) > SHOW_PROGRESS_CHARS:  # a long build says how far it is
+            pieces = Progress(f"tokenizing {name}", len(split)).wrap(pieces)
+        if tok.kind == "char":
+            chunks = encode_char_chunks(tok, pieces, dtype)
+        else:  # line by line, as fitted; a split of several pieces in a process per core
+            workers = len(os.sched_getaffinity(0)) if len(split) > 2 * PIECE_CHARS else 1
+            chunks = encode_pieces(tok, pieces, workers)
+        counts[f"{name}_tokens"] = writer.array_chunks(f"{name}.ids", dtype, chunks)
     return {"text": tok}, counts
+
+
+def _build(data_cfg, tok_cfg, data_root, cache_dir, key, files, fixed, layout) -> CacheEntry:
+    start = time.perf_counter()
+    stream = stored_format(data_cfg, layout) == "text"
+    splits = load_splits(data_cfg, data_root, stream=stream)
+    if layout == "lines":
+        splits = as_line_pairs(splits, reader_format(data_cfg))
+    writer = CacheWriter(cache_dir, key)
+    write = _write_text if stream else _write_pairs
+    toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed)
+    writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
+    entry = writer.commit(
+        {
+            "key": key,
+            "data_fingerprint": data_fingerprint(data_cfg, files),
+            "counts": counts,
+            "seconds": time.perf_counter() - start,
+        }
+    )
+    log.info("tokenized %s in %.1fs: %s", data_cfg["name"], time.perf_counter() - start, counts)
+    return entry
 
 
 def prepare(
@@ -259,26 +378,12 @@ def prepare(
     data_cfg = expand_globs(data_cfg, data_root)  # the matched files are part of the cache key
     files = file_hashes(data_cfg, data_root)
     key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout, files)
-    entry = lookup(Path(cache_dir).expanduser(), key)
+    cache_dir = Path(cache_dir).expanduser()
+    entry = lookup(cache_dir, key)
     if entry is None:
-        start = time.perf_counter()
-        splits = load_splits(data_cfg, data_root)
-        if layout == "lines":
-            splits = as_line_pairs(splits, reader_format(data_cfg))
-        writer = CacheWriter(Path(cache_dir).expanduser(), key)
-        write = _write_text if stored_format(data_cfg, layout) == "text" else _write_pairs
-        toks, counts = write(
-            writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed_tokenizers
-        )
-        writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
-        entry = writer.commit(
-            {
-                "key": key,
-                "data_fingerprint": data_fingerprint(data_cfg, files),
-                "counts": counts,
-                "seconds": time.perf_counter() - start,
-            }
-        )
-        log.info("tokenized %s in %.1fs: %s", data_cfg["name"], time.perf_counter() - start, counts)
+        with build_lock(cache_dir, key):  # one process builds, the others then read it
+            entry = lookup(cache_dir, key) or _build(
+                data_cfg, tok_cfg, data_root, cache_dir, key, files, fixed_tokenizers, layout
+            )
     states = entry.json("tokenizers")
     return entry, {role: Tokenizer.from_state(s) for role, s in states.items()}

@@ -8,6 +8,7 @@ rely on them without looking them up. JSON (not pickle) keeps checkpoints loadab
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import numpy as np
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
@@ -45,6 +46,11 @@ class Tokenizer:
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Encode many texts at once (parallel in Rust); one int32 array per text, no specials."""
         return [np.asarray(e.ids, dtype=np.int32) for e in self.hf.encode_batch(list(texts))]
+
+    def encode_flat(self, texts: Sequence[str]) -> np.ndarray:
+        """The ids of many texts one after the other, with no array per text."""
+        encodings = self.hf.encode_batch_fast(list(texts))
+        return np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32)
 
     def encode_with_unknowns(
         self, texts: Sequence[str]
@@ -92,7 +98,8 @@ class Tokenizer:
         return cls.from_json(state["json"], state["kind"])
 
 
-def _empty(kind: str) -> HFTokenizer:
+def unfitted(kind: str) -> HFTokenizer:
+    """A kind's tokenizer before fitting: its pre-tokenizer, decoder and empty model."""
     if kind == "char":
         # Every character, newlines included, is its own token.
         tok = HFTokenizer(models.WordLevel(unk_token="<unk>"))
@@ -123,6 +130,7 @@ def fit_tokenizer(
     kind: str,
     vocab_size: int | None = None,
     min_freq: int = 1,
+    max_chars: int | None = None,
 ) -> Tokenizer:
     """Fit a tokenizer on training texts.
 
@@ -132,11 +140,13 @@ def fit_tokenizer(
         vocab_size: cap on the vocabulary (word: most frequent kept; bpe: merges target). None = no cap
             (required for bpe).
         min_freq: tokens seen fewer times map to <unk> (char and word).
+        max_chars: fit on the texts' first `max_chars` characters only, when `texts` is an
+            iterator (a stream over a corpus too large to fit on whole); None = all.
     """
-    tok = _empty(kind)
+    tok = unfitted(kind)
     special = list(SPECIAL_TOKENS)
     if not isinstance(texts, list | tuple):
-        texts = list(texts)
+        texts = _sample(texts, max_chars)
     progress = sum(len(t) for t in texts) > SHOW_PROGRESS_CHARS
     if kind == "bpe":
         if not vocab_size:
@@ -155,6 +165,21 @@ def fit_tokenizer(
         )
     tok.train_from_iterator(texts, trainer)
     return Tokenizer(tok, kind)
+
+
+def _sample(texts: Iterable[str], max_chars: int | None) -> list[str]:
+    """The texts up to the one that reaches `max_chars` characters."""
+    if max_chars is not None and max_chars < 1:
+        raise SeqlabError(
+            f"tokenizer.fit_max_chars={max_chars}: use a positive number, or null for all"
+        )
+    sample, seen = [], 0
+    for text in texts:
+        sample.append(text)
+        seen += len(text)
+        if max_chars is not None and seen >= max_chars:
+            break
+    return sample
 
 
 def check_same_tokenizer(a: dict, b: dict, what: str) -> None:
