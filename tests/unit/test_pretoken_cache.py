@@ -35,6 +35,14 @@ def test_every_pair_of_ascii_characters_in_context(bpe) -> None:
     assert np.array_equal(PretokenEncoder(bpe)(text), _hf_ids(bpe, text))
 
 
+def test_every_unicode_character_of_the_basic_plane_and_a_sample_beyond(bpe) -> None:
+    """Letters, numbers and spaces as HF's regex engine classes them, for every character."""
+    points = [*range(0xD800), *range(0xE000, 0x10000), *range(0x10000, 0x110000, 97)]
+    lines = [f"a{c}b {c}{c}1 {c}  {c}'s\n" for c in map(chr, points)]
+    text = "".join(lines)
+    assert np.array_equal(PretokenEncoder(bpe)(text), _hf_ids(bpe, text))
+
+
 def test_real_and_odd_text(bpe, data_root) -> None:
     text = (data_root / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
     text = text[150_000:400_000] + ODD * 3 + "'ll 've 're 'd 'm 't\n   \t\n\n  x  \n" + "z" * 600

@@ -2,22 +2,26 @@
 
 HF `tokenizers` merges every word again at each occurrence. A corpus repeats its words, so each
 distinct pre-token (the pieces GPT-2's splitting rule cuts a line into, which seqlab's byte-level
-BPE applies) is encoded once, by HF itself, and a line's ids are its pre-tokens' cached ids. For
-ASCII text that rule is the stdlib regex below; lines with other characters, or with a special
-token's text, are encoded by HF as before. The ids equal HF's line-by-line encoding
+BPE applies) is encoded once, by HF itself, and a line's ids are its pre-tokens' cached ids. The
+rule is the stdlib regex below for ASCII text (faster) and the `regex` package's for the rest;
+lines with a special token's text, or with a code point that Python's Unicode tables leave
+unassigned, are encoded by HF as before. The ids equal HF's line-by-line encoding
 (tests/unit/test_pretoken_cache.py); the speed-up is measured in experiments/benchmarks/README.md
 ("Data preparation at scale").
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import chain, groupby
 
 import numpy as np
+import regex
 
 from seqlab.data.tokenizers import SPECIAL_TOKENS, Tokenizer, unfitted
 
@@ -25,6 +29,10 @@ _SPACE = r"\t\n\x0b\x0c\r "  # what GPT-2's \s matches in ASCII (not \x1c-\x1f, 
 ASCII_PRETOKEN = re.compile(
     rf"'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^{_SPACE}A-Za-z0-9]+"
     rf"|[{_SPACE}]+(?![^{_SPACE}])|[{_SPACE}]+"
+)
+# The same rule over all of Unicode (letters, numbers and spaces by their Unicode properties).
+UNICODE_PRETOKEN = regex.compile(
+    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 )
 MAX_CACHED = 1 << 20  # distinct pre-tokens kept; the cache starts over past this (bounded memory)
 
@@ -36,9 +44,28 @@ def _pre_tokenizer(tok: Tokenizer) -> str:
 _BYTE_LEVEL = _pre_tokenizer(Tokenizer(unfitted("bpe"), "bpe"))
 
 
+@functools.cache
+def _unassigned() -> regex.Pattern:
+    """Code points this Python's Unicode tables leave unassigned: the `regex` package may know
+    newer letters among them that HF's regex engine does not (tests/unit/test_pretoken_cache.py)."""
+    ranges, start = [], None
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)) == "Cn":
+            start = cp if start is None else start
+        elif start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{cp - 1:08x}")
+            start = None
+    if start is not None:
+        ranges.append(f"\\U{start:08x}-\\U0010ffff")
+    return regex.compile(f"[{''.join(ranges)}]")
+
+
 def _plain(line: str) -> bool:
-    """ASCII with no special token's text: the cache path gives HF's ids for it."""
-    return line.isascii() and ("<" not in line or not any(t in line for t in SPECIAL_TOKENS))
+    """The cache path gives HF's ids for it: no special token's text (HF's encoder would match
+    it as that token) and no character unknown to this Python's Unicode tables."""
+    if "<" in line and any(t in line for t in SPECIAL_TOKENS):
+        return False
+    return line.isascii() or _unassigned().search(line) is None
 
 
 class PretokenEncoder:
@@ -62,7 +89,8 @@ class PretokenEncoder:
         return np.concatenate(runs) if runs else np.zeros(0, np.int32)
 
     def _from_cache(self, lines: list[str]) -> np.ndarray:
-        pretokens = list(chain.from_iterable(map(ASCII_PRETOKEN.findall, lines)))
+        rule = ASCII_PRETOKEN if all(map(str.isascii, lines)) else UNICODE_PRETOKEN
+        pretokens = list(chain.from_iterable(map(rule.findall, lines)))
         new = [p for p in set(pretokens) if p not in self.cache]
         if len(self.cache) + len(new) > MAX_CACHED:
             self.cache.clear()
