@@ -56,6 +56,7 @@ class Tokenizer:
     shared_vocab: bool = True
     vocab_size: int | None = None
     min_freq: int = 1
+    name: str | None = None  # tokenizer=pretrained: the folder or hub model whose tokenizer.json
 
 
 @dataclasses.dataclass

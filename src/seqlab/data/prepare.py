@@ -45,6 +45,17 @@ def file_hashes(data_cfg: Mapping, data_root: Path) -> dict[str, str]:
     return files
 
 
+def fixed_or_pretrained(tok_cfg: Mapping, fixed: dict | None) -> dict | None:
+    """``fixed``, or with ``tokenizer.kind=pretrained`` the model's tokenizer for every role (a
+    tokenizer that is never fitted is a fixed one, and part of the cache key)."""
+    if fixed is not None or tok_cfg["kind"] != "pretrained":
+        return fixed
+    from seqlab.data.pretrained_tokenizer import pretrained_tokenizer_state
+
+    state = pretrained_tokenizer_state(tok_cfg.get("name"))
+    return {role: state for role in ("text", "src", "tgt")}
+
+
 def cache_key(
     data_cfg: Mapping,
     tok_cfg: Mapping,
@@ -257,6 +268,7 @@ def prepare(
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
     data_cfg = expand_globs(data_cfg, data_root)  # the matched files are part of the cache key
+    fixed_tokenizers = fixed_or_pretrained(tok_cfg, fixed_tokenizers)
     files = file_hashes(data_cfg, data_root)
     key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout, files)
     entry = lookup(Path(cache_dir).expanduser(), key)

@@ -17,7 +17,7 @@ from seqlab.errors import SeqlabError
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
-KINDS = ("char", "word", "bpe")
+KINDS = ("char", "word", "bpe", "pretrained")  # pretrained: a model's own, never fitted
 MAX_PRETOKEN = 256  # bytes: BPE merges never span more (longer than any word, ~85 CJK characters)
 SHOW_PROGRESS_CHARS = 50_000_000  # fitting on more text than this shows the trainer's progress
 
@@ -89,6 +89,10 @@ class Tokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> Tokenizer:
+        if state["kind"] == "pretrained":  # a model's own vocabulary, shifted past the specials
+            from seqlab.data.pretrained_tokenizer import PretrainedTokenizer
+
+            return PretrainedTokenizer.from_state(state)
         return cls.from_json(state["json"], state["kind"])
 
 
@@ -113,6 +117,10 @@ def _empty(kind: str) -> HFTokenizer:
             ]
         )
         tok.decoder = decoders.ByteLevel()
+    elif kind == "pretrained":
+        raise SeqlabError(
+            "tokenizer.kind=pretrained is the model's own tokenizer: it is never fitted"
+        )
     else:
         raise SeqlabError(f"tokenizer.kind={kind!r} is not valid; choose one of {', '.join(KINDS)}")
     return tok
