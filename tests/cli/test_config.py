@@ -154,7 +154,8 @@ def test_unknown_group_option_from_the_cli(run_cli):
 def test_bad_value_from_the_cli_is_one_line(run_cli):
     proc = run_cli("train", "tokenizer.kind=spm", expect=2)
     assert proc.stderr.strip() == (
-        "seqlab: error: config key 'tokenizer.kind': 'spm' is not valid; choose one of char, word, bpe"
+        "seqlab: error: config key 'tokenizer.kind': 'spm' is not valid; choose one of char, word, "
+        "bpe, pretrained"
     )
 
 
