@@ -87,3 +87,24 @@ def test_from_scratch_builds_the_architecture_model_config_names(workdir, gpt2_f
     # The vocabulary and eos come from the tokenizer the model is built for.
     assert config["config"]["model_type"] == "llama" and config["config"]["vocab_size"] == 300
     assert config["config"]["eos_token_id"] == 0
+
+
+def test_a_seq2seq_task_runs_as_prefix_lm_and_generates(workdir, cli, gpt2_folder):
+    tmp, env = workdir
+    run_in_process("train", "task=translation", "data=scan", "model=hf_causal_lm",
+                   "tokenizer=pretrained", f"model.pretrained={gpt2_folder}", *SHORT[1:],
+                   "task.block_size=64", cwd=tmp, env=dict(env, SEQLAB_LOG_DIR=str(tmp / "scan")))  # fmt: skip
+    [run] = run_folders(tmp / "scan")
+    metrics = json.loads((run / "results.json").read_text())["metrics"]
+    assert {"val/exact_match", "test/exact_match", "test/bleu"} <= set(metrics)
+    cli("generate", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "prompt=jump twice",
+        "decoding=beam", expect=0)  # fmt: skip
+
+
+def test_plan_reads_the_architecture_from_the_folder(cli, gpt2_folder):
+    proc = cli("plan", *HF_LM, f"model.pretrained={gpt2_folder}", "task.block_size=64", expect=0)
+    # 300 tokens x 32 + 64 positions x 32 embedding; 2 blocks of width 32 and the final norm.
+    assert (
+        "(HFCausalLM)" in proc.stdout
+        and "37.1K: 11.6K embedding, 25.5K non-embedding" in proc.stdout
+    )
