@@ -57,6 +57,7 @@ class Tokenizer:
     vocab_size: int | None = None
     min_freq: int = 1
     fit_max_chars: int | None = None
+    name: str | None = None  # tokenizer=pretrained: the folder or hub model whose tokenizer.json
 
 
 @dataclasses.dataclass
@@ -134,6 +135,8 @@ class Model:
     compile: Any = False  # false, true, or torch.compile arguments: see `compile_kwargs`
     net: Any = None
     init_from: str | None = None  # model=gpt: a GPT-2 folder to start from (seqlab.runs.pretrained)
+    pretrained: str | None = None  # model=hf_causal_lm: a transformers folder or hub name
+    config: Any | None = None  # model=hf_causal_lm: its transformers config, as a mapping
 
 
 @dataclasses.dataclass

@@ -22,11 +22,11 @@ def train(cfg: DictConfig) -> float | None:
     from seqlab.config import validate
     from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
     from seqlab.lit.loggers import final_metric_names, final_scores, log_final, log_run_config
-    from seqlab.models.hf.gpt2 import load_gpt2_state
     from seqlab.models.utils import count_parameters
     from seqlab.planning.format import format_line
     from seqlab.planning.plan import make_plan
     from seqlab.runs.checkpoints import load_weights
+    from seqlab.runs.hf_causal_lm import apply_hf_pretrained
     from seqlab.runs.model_card import write_model_card
     from seqlab.runs.pretrained import apply_init_from
     from seqlab.runs.results import collect_results, optimized_value, print_summary
@@ -40,7 +40,8 @@ def train(cfg: DictConfig) -> float | None:
 
     end_startup()
     validate(cfg)
-    pretrained = apply_init_from(cfg)  # before provenance: config.yaml records its architecture
+    # Before provenance: config.yaml records the pre-trained architecture.
+    pretrained = apply_init_from(cfg) or apply_hf_pretrained(cfg)
     quiet(cfg.extras.ignore_warnings)
     if cfg.extras.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
@@ -62,7 +63,7 @@ def train(cfg: DictConfig) -> float | None:
     with held_run_log(run.path, hold=bool(resume)):
         start, ckpt = starting_checkpoint(cfg, resume)
         fixed = ckpt["seqlab"]["tokenizers"] if ckpt and not resume else None  # fine-tuning
-        if pretrained:  # the pre-trained model's vocabulary, on a resume too
+        if pretrained and "tokenizers" in pretrained:  # the pre-trained vocabulary, on a resume too
             fixed = pretrained["tokenizers"]
         datamodule = build_datamodule(cfg, fixed)
         datamodule.prepare_data()
@@ -83,7 +84,7 @@ def train(cfg: DictConfig) -> float | None:
     if ckpt:
         load_weights(net, ckpt, start)
     elif pretrained:
-        load_gpt2_state(net, pretrained["state"])
+        pretrained["load"](net)
     module = build_module(cfg, datamodule.tokenizer_states(), net, run.run_id)
     module.data_fingerprint = datamodule.data_fingerprint
     if rank_zero_only.rank == 0:

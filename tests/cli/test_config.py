@@ -147,14 +147,16 @@ def test_unknown_group_option_from_the_cli(run_cli):
     proc = run_cli("train", "model=transformer", expect=2)
     assert proc.stderr.strip().count("\n") == 0
     assert (
-        "valid: gpt, gru_lm, gru_seq2seq, lstm_lm, lstm_seq2seq, transformer_seq2seq" in proc.stderr
+        "valid: gpt, gru_lm, gru_seq2seq, hf_causal_lm, lstm_lm, lstm_seq2seq, transformer_seq2seq"
+        in proc.stderr
     )
 
 
 def test_bad_value_from_the_cli_is_one_line(run_cli):
     proc = run_cli("train", "tokenizer.kind=spm", expect=2)
     assert proc.stderr.strip() == (
-        "seqlab: error: config key 'tokenizer.kind': 'spm' is not valid; choose one of char, word, bpe"
+        "seqlab: error: config key 'tokenizer.kind': 'spm' is not valid; choose one of char, word, "
+        "bpe, pretrained"
     )
 
 

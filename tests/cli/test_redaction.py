@@ -16,6 +16,9 @@ def test_which_names_are_secret():
     assert not any(
         map(is_secret_key, ["max_tokens", "tokenizer", "key", "decoding.max_new_tokens", "author"])
     )
+    assert not any(
+        map(is_secret_key, ["model.config.bos_token_id", "eos_token_id", "suppress_token_ids"])
+    )
 
 
 def test_a_secret_found_once_is_redacted_everywhere():

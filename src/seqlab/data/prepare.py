@@ -50,6 +50,17 @@ def file_hashes(data_cfg: Mapping, data_root: Path) -> dict[str, str]:
     return files
 
 
+def fixed_or_pretrained(tok_cfg: Mapping, fixed: dict | None) -> dict | None:
+    """``fixed``, or with ``tokenizer.kind=pretrained`` the model's tokenizer for every role (a
+    tokenizer that is never fitted is a fixed one, and part of the cache key)."""
+    if fixed is not None or tok_cfg["kind"] != "pretrained":
+        return fixed
+    from seqlab.data.pretrained_tokenizer import pretrained_tokenizer_state
+
+    state = pretrained_tokenizer_state(tok_cfg.get("name"))
+    return {role: state for role in ("text", "src", "tgt")}
+
+
 def cache_key(
     data_cfg: Mapping,
     tok_cfg: Mapping,
@@ -175,10 +186,7 @@ class Ragged:
 
     @classmethod
     def encode(cls, tok: Tokenizer, texts: list[str]) -> Ragged:
-        encodings = tok.hf.encode_batch_fast(texts)
-        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        flat = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, lengths.sum())
-        return cls(flat, lengths)
+        return cls(*tok.encode_ragged(texts))
 
     def _positions(self) -> np.ndarray:
         """Each token's position within its sequence."""
@@ -376,6 +384,7 @@ def prepare(
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
     data_cfg = expand_globs(data_cfg, data_root)  # the matched files are part of the cache key
+    fixed_tokenizers = fixed_or_pretrained(tok_cfg, fixed_tokenizers)
     files = file_hashes(data_cfg, data_root)
     key = cache_key(data_cfg, tok_cfg, data_root, fixed_tokenizers, layout, files)
     cache_dir = Path(cache_dir).expanduser()

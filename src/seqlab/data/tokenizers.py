@@ -18,7 +18,7 @@ from seqlab.errors import SeqlabError
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
-KINDS = ("char", "word", "bpe")
+KINDS = ("char", "word", "bpe", "pretrained")  # pretrained: a model's own, never fitted
 MAX_PRETOKEN = 256  # bytes: BPE merges never span more (longer than any word, ~85 CJK characters)
 SHOW_PROGRESS_CHARS = 50_000_000  # fitting on more text than this shows the trainer's progress
 
@@ -47,10 +47,16 @@ class Tokenizer:
         """Encode many texts at once (parallel in Rust); one int32 array per text, no specials."""
         return [np.asarray(e.ids, dtype=np.int32) for e in self.hf.encode_batch(list(texts))]
 
-    def encode_flat(self, texts: Sequence[str]) -> np.ndarray:
-        """The ids of many texts one after the other, with no array per text."""
+    def encode_ragged(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Many texts' ids one after the other, and each text's length: no array per text."""
         encodings = self.hf.encode_batch_fast(list(texts))
-        return np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32)
+        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+        flat = np.fromiter(chain.from_iterable(e.ids for e in encodings), np.int32, lengths.sum())
+        return flat, lengths
+
+    def encode_flat(self, texts: Sequence[str]) -> np.ndarray:
+        """The ids of many texts one after the other."""
+        return self.encode_ragged(texts)[0]
 
     def encode_with_unknowns(
         self, texts: Sequence[str]
@@ -95,6 +101,10 @@ class Tokenizer:
 
     @classmethod
     def from_state(cls, state: dict) -> Tokenizer:
+        if state["kind"] == "pretrained":  # a model's own vocabulary, shifted past the specials
+            from seqlab.data.pretrained_tokenizer import PretrainedTokenizer
+
+            return PretrainedTokenizer.from_state(state)
         return cls.from_json(state["json"], state["kind"])
 
 
@@ -120,6 +130,10 @@ def unfitted(kind: str) -> HFTokenizer:
             ]
         )
         tok.decoder = decoders.ByteLevel()
+    elif kind == "pretrained":
+        raise SeqlabError(
+            "tokenizer.kind=pretrained is the model's own tokenizer: it is never fitted"
+        )
     else:
         raise SeqlabError(f"tokenizer.kind={kind!r} is not valid; choose one of {', '.join(KINDS)}")
     return tok

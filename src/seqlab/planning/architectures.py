@@ -96,6 +96,24 @@ def gpt(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
     return dropout(b * t * d, p) + a["n_layer"] * block + final
 
 
+def hf_gpt_arguments(config: Mapping[str, Any]) -> dict[str, Any]:
+    """GPT's cost arguments for a `transformers` config (standard attribute names); a gated
+    feed-forward (SiLU: Llama, Qwen) has three matrices, counted as a GELU one 1.5x as wide."""
+    from seqlab.models.hf.causal_lm import hf_config
+
+    c = hf_config(dict(config))
+    d = c.hidden_size
+    d_ff = getattr(c, "intermediate_size", None) or getattr(c, "n_inner", None) or 4 * d
+    gated = getattr(c, "hidden_act", None) in ("silu", "swish")
+    return {"n_embd": d, "n_layer": c.num_hidden_layers, "n_head": c.num_attention_heads,
+            "d_ff": int(d_ff * 1.5) if gated else d_ff, "dropout": 0.0}  # fmt: skip
+
+
+def hf_causal_lm(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
+    """A `transformers` causal LM, costed as the GPT of its width, depth, heads and feed-forward."""
+    return gpt({**a, **hf_gpt_arguments(a["config"])}, vocab, s, cpu)
+
+
 def transformer_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
     """Encoder over (B, S), decoder over (B, T) with cross-attention; the memory is kept once."""
     b, t, src, d, h, p = s.batch, s.tgt_len, s.src_len, a["d_model"], a["n_heads"], a["dropout"]
@@ -189,6 +207,7 @@ def rnn_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
 
 MODELS: dict[str, Callable[..., Cost]] = {
     "GPT": gpt,
+    "HFCausalLM": hf_causal_lm,
     "RNNLM": rnn_lm,
     "TransformerSeq2Seq": transformer_seq2seq,
     "RNNSeq2Seq": rnn_seq2seq,
@@ -223,6 +242,8 @@ def generation_flops(net: Mapping[str, Any], vocab: Any, src_len: float, tgt_len
     t, s = max(1, round(float(tgt_len))), max(1, round(float(src_len)))
     flops = forward_cost(net, vocab, Shapes(1, t, s, s)).flops
     a, name = hyperparameters(net), str(net["_target_"]).rsplit(".", 1)[-1]
+    if name == "HFCausalLM":
+        a, name = hf_gpt_arguments(a["config"]), "GPT"
     if name in ("GPT", "TransformerSeq2Seq"):
         d = a["n_embd"] if name == "GPT" else a["d_model"]
         layers = a["n_layer"] if name == "GPT" else a["n_decoder_layers"]

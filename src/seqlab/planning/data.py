@@ -18,7 +18,7 @@ import numpy as np
 from seqlab.data.batching import BucketBatchSampler
 from seqlab.data.cache import CacheEntry, lookup
 from seqlab.data.dataset_readers import reader_format
-from seqlab.data.prepare import cache_key, prepare, stored_format
+from seqlab.data.prepare import cache_key, fixed_or_pretrained, prepare, stored_format
 from seqlab.data.tokenizers import Tokenizer
 from seqlab.planning.architectures import Shapes
 
@@ -101,15 +101,20 @@ def data_stats(
     fmt = stored_format(data, layout)
     root = Path(cfg["paths"]["data_dir"]).expanduser().resolve()
     cache_dir = Path(cfg["paths"]["cache_dir"]).expanduser()
+    fixed_tokenizers = fixed_or_pretrained(tok, fixed_tokenizers)
     entry = lookup(cache_dir, cache_key(data, tok, root, fixed_tokenizers, layout))
     if entry is None and settings.prepare_data:
         entry, _ = prepare(data, tok, root, cache_dir, fixed_tokenizers, layout=layout)
     if entry is not None:
         return _from_cache(entry, fmt)
-    size = tok.get("vocab_size") or settings.assumed_vocab_size[tok["kind"]]
+    kind = tok["kind"]
+    if kind == "pretrained":  # a model's own vocabulary, known; its pieces are BPE-like
+        size, kind = Tokenizer.from_state(fixed_tokenizers["text"]).vocab_size, "bpe"
+    else:
+        size = tok.get("vocab_size") or settings.assumed_vocab_size[kind]
     vocab = {"text": size} if fmt == "text" else {"src": size, "tgt": size}
     if data["reader"] not in ("generator", "hf"):  # these have no files to measure
-        stats = _from_files(data, root, settings.bytes_per_token[tok["kind"]], vocab)
+        stats = _from_files(data, root, settings.bytes_per_token[kind], vocab)
         if stats is not None:
             return stats
     return DataStats("assumed", vocab, None)

@@ -50,8 +50,8 @@ def _weights(folder: Path) -> dict:
 
 
 def apply_init_from(cfg: DictConfig) -> dict[str, Any] | None:
-    """Set `model.net` to the folder's architecture; return its weights and tokenizer state
-    (None without `model.init_from`)."""
+    """Set `model.net` to the folder's architecture; return how to load its weights, and its
+    tokenizer state (None without `model.init_from`)."""
     path = cfg.model.get("init_from")
     if not path:
         return None
@@ -72,7 +72,7 @@ def apply_init_from(cfg: DictConfig) -> dict[str, Any] | None:
     if tokenizer["kind"] != cfg.tokenizer.kind:
         raise _fail(folder, f"its tokenizer is {tokenizer['kind']}, this run asks for "
                     f"{cfg.tokenizer.kind}; set tokenizer={tokenizer['kind']}")  # fmt: skip
-    from seqlab.models.hf.gpt2 import gpt_arguments
+    from seqlab.models.hf.gpt2 import gpt_arguments, load_gpt2_state
 
     try:
         architecture = gpt_arguments(config)
@@ -85,4 +85,5 @@ def apply_init_from(cfg: DictConfig) -> dict[str, Any] | None:
     with open_dict(cfg):
         cfg.model.net.update(architecture)
         cfg.model.init_from = str(folder)
-    return {"state": _weights(folder), "tokenizers": {"text": tokenizer}}
+    state = _weights(folder)
+    return {"load": lambda net: load_gpt2_state(net, state), "tokenizers": {"text": tokenizer}}

@@ -3,7 +3,8 @@
 A secret is the value of `WANDB_API_KEY` or of any environment variable whose name contains KEY,
 TOKEN, SECRET or PASSWORD, the value of any config key or command-line override named like a
 credential at any depth (`token`, `hf_token`, `api_key`, `api-key`, `apiKey`, `password`, `auth`,
-`Authorization`, ...; not `max_tokens` or `tokenizer`), and a `Bearer …` / `Basic …` credential in
+`Authorization`, ...; not `max_tokens`, `tokenizer` or an id such as a model config's
+`eos_token_id`), and a `Bearer …` / `Basic …` credential in
 any text. Once found, a secret value is replaced wherever else it appears (e.g. inside Hydra's
 `override_dirname`, which joins every override into one string).
 Everything seqlab writes about a run (config.yaml, overrides.txt, run.json, Hydra's .hydra/ files,
@@ -28,6 +29,7 @@ _SECRET_KEY = re.compile(
 _AUTH_HEADER = re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]{6,}")
 _NEXT_OVERRIDE = re.compile(r",(?=[+~]{0,2}[\w./@-]+=)")
 _OVERRIDE = re.compile(r"^([+~]{0,2}[\w./@-]+)=(.*)$", re.DOTALL)
+_ID_KEY = re.compile(r"[_-]ids?$")  # bos_token_id, pad_token_ids: vocabulary ids, not credentials
 _MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
 
 
@@ -38,7 +40,8 @@ def is_secret_env(name: str) -> bool:
 
 def is_secret_key(name: str) -> bool:
     """Config keys and overrides: the last dotted part names a credential (hf_token, apiKey)."""
-    return bool(_SECRET_KEY.search(str(name).rsplit(".", 1)[-1].lower()))
+    last = str(name).rsplit(".", 1)[-1].lower()
+    return bool(_SECRET_KEY.search(last)) and not _ID_KEY.search(last)
 
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:
