@@ -73,3 +73,17 @@ def test_a_hub_name_offline_names_the_cache_and_asks_for_a_folder(monkeypatch):
     message = str(e.value)
     assert "nobody/no-such-model" in message and "Hugging Face cache" in message
     assert "pass a local folder: tokenizer.name=/path/to/folder" in message
+
+
+def test_the_streaming_encoders_shift_too(tok):
+    """Text and pairs are prepared through `encode_ragged` / `encode_flat` (and the pre-token
+    cache, which leaves this kind to them): the same shifted ids as `encode_batch`."""
+    from seqlab.data.pretoken_cache import PretokenEncoder
+
+    texts = ["First Citizen:\n", "Before we proceed<|endoftext|> any further", ""]
+    flat, lengths = tok.encode_ragged(texts)
+    each = tok.encode_batch(texts)
+    assert lengths.tolist() == [len(e) for e in each]
+    np.testing.assert_array_equal(flat, np.concatenate(each))
+    assert EOS_ID in flat.tolist()  # the model's eos is seqlab's <eos>
+    np.testing.assert_array_equal(PretokenEncoder(tok)("".join(texts)), tok.encode_flat(texts))
