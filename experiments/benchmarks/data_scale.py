@@ -3,7 +3,8 @@
 Text corpora of growing size are made locally from Tiny Shakespeare by repetition, each copy
 perturbed (its lines rotated) so no two are alike; each size is prepared in a fresh process
 (`task=lm model=gpt data=text_file tokenizer=...`, as `seqlab-train` prepares it) and its peak
-RSS read from the OS. Baseline: the same measurement with another seqlab source tree
+RSS read from the OS (the main process, and the largest worker process where BPE encodes in one
+process per core). Baseline: the same measurement with another seqlab source tree
 (`--baseline-src <checkout>/src`, e.g. a worktree of the commit before a change), in the same run,
 reported as a ratio.
 
@@ -39,7 +40,8 @@ counts = entry.json("meta")["counts"]
 tokens = sum(v for k, v in counts.items() if k.endswith("_tokens")) or sum(
     len(entry.array(f"{split}.{side}")) for split in ("train", "val", "test") for side in ("src", "tgt"))
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "tokens": tokens, "peak_rss": rss}))
+worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest worker
+print(json.dumps({"seconds": seconds, "tokens": tokens, "peak_rss": rss, "worker_rss": worker}))
 """
 
 
@@ -89,7 +91,8 @@ def measure(src: Path | None, overrides: list[str]) -> dict:
 
 def report(label: str, kind: str, now: dict, was: dict | None) -> None:
     line = (f"{label:>7s} {kind:>9s} {now['tokens']:>12,d} {now['seconds']:>8.1f} "
-            f"{now['tokens'] / now['seconds'] / 1e6:>7.2f} {now['peak_rss'] / 2**30:>7.2f}GB")  # fmt: skip
+            f"{now['tokens'] / now['seconds'] / 1e6:>7.2f} {now['peak_rss'] / 2**30:>7.2f}GB "
+            f"{now.get('worker_rss', 0) / 2**30:>7.2f}GB")  # fmt: skip
     if was:
         line += (f"  {was['seconds']:.1f} s, {was['peak_rss'] / 2**30:.2f} GB, "
                  f"{was['seconds'] / now['seconds']:.2f}x faster, "
@@ -109,7 +112,8 @@ def main() -> None:
     sizes = [2] if args.quick else [int(s) for s in args.sizes.split(",") if s]
     kinds = ["char"] if args.quick else args.tokenizers.split(",")
     source = args.data_dir / "tinyshakespeare" / "input.txt"
-    head = f"{'data':>7s} {'tokenizer':>9s} {'tokens':>12s} {'seconds':>8s} {'Mtok/s':>7s} {'peak RSS':>9s}"
+    head = (f"{'data':>7s} {'tokenizer':>9s} {'tokens':>12s} {'seconds':>8s} {'Mtok/s':>7s} "
+            f"{'peak RSS':>9s} {'worker':>9s}")  # fmt: skip
     print(head + ("  baseline: seconds, peak RSS, ratios" if args.baseline_src else ""))
 
     def both(overrides: list[str]) -> tuple[dict, dict | None]:

@@ -80,3 +80,13 @@ def test_worker_processes_keep_the_order(bpe) -> None:
     pieces = [f"piece {i} is here\n" * (i + 1) for i in range(7)]
     got = list(encode_pieces(bpe, pieces, workers=2))
     assert [g.tolist() for g in got] == [_hf_ids(bpe, p).tolist() for p in pieces]
+
+
+def test_texts_encoded_whole_with_their_lengths(bpe, data_root) -> None:
+    """Pairs: each text is encoded whole (line breaks and all), as HF encodes one text."""
+    lines = (data_root / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8").splitlines()
+    for texts in (lines[:3000], [*lines[:50], "naïve  café\n x ", "  ", "", ODD], ["a <eos> b"]):
+        flat, lengths = PretokenEncoder(bpe).ragged(texts)
+        want = bpe.encode_batch(texts)
+        assert lengths.tolist() == [len(w) for w in want]
+        assert np.array_equal(flat, np.concatenate(want))

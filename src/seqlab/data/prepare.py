@@ -22,7 +22,7 @@ from seqlab.data.cache import CacheEntry, CacheWriter, build_lock, fingerprint, 
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import expand_globs, load_splits, reader_format, split_files
-from seqlab.data.pretoken_cache import encode_pieces
+from seqlab.data.pretoken_cache import PretokenEncoder, encode_pieces
 from seqlab.data.progress import Progress
 from seqlab.data.sources import file_sha256
 from seqlab.data.text_stream import PIECE_CHARS, TextSplit
@@ -185,8 +185,8 @@ class Ragged:
         self.flat, self.lengths = flat, lengths
 
     @classmethod
-    def encode(cls, tok: Tokenizer, texts: list[str]) -> Ragged:
-        return cls(*tok.encode_ragged(texts))
+    def encode(cls, encoder: PretokenEncoder, texts: list[str]) -> Ragged:
+        return cls(*encoder.ragged(texts))
 
     def _positions(self) -> np.ndarray:
         """Each token's position within its sequence."""
@@ -221,7 +221,7 @@ def _train_filter(src: Ragged, tgt: Ragged, cleaning: Mapping, counts: dict) -> 
     return ~(short | long)
 
 
-def _write_split(writer: CacheWriter, name: str, examples: list, toks: dict, cleaning, counts):
+def _write_split(writer: CacheWriter, name: str, examples: list, encoders: dict, cleaning, counts):
     """Encode, cut or filter by length, and append a chunk at a time to the split's arrays."""
     arrays = [f"{name}.{side}{part}" for side in ("src", "tgt") for part in ("", "_off")]
     texts: dict[str, list] = {"examples": [], "src": [], "tgt": []}
@@ -242,8 +242,8 @@ def _write_split(writer: CacheWriter, name: str, examples: list, toks: dict, cle
             _add(counts, key, 0)
         for part, src, tgt in _chunks(examples, cleaning):
             ids = _truncate(
-                name, Ragged.encode(toks["src"], src), Ragged.encode(toks["tgt"], tgt), cleaning,
-                counts,
+                name, Ragged.encode(encoders["src"], src), Ragged.encode(encoders["tgt"], tgt),
+                cleaning, counts,
             )  # fmt: skip
             keep = (
                 _train_filter(*ids, cleaning, counts)
@@ -269,9 +269,11 @@ def _write_split(writer: CacheWriter, name: str, examples: list, toks: dict, cle
 def _write_pairs(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: Mapping, fixed):
     """Fit tokenizers on the cleaned training pairs, then write every split a chunk at a time."""
     toks = _pair_tokenizers(splits["train"], cleaning, tok_cfg, fixed)
+    shared = {id(tok): PretokenEncoder(tok) for tok in toks.values()}  # one cache per tokenizer
+    encoders = {role: shared[id(tok)] for role, tok in toks.items()}
     counts: dict[str, int] = {}
     for name, examples in splits.items():
-        _write_split(writer, name, examples, toks, cleaning, counts)
+        _write_split(writer, name, examples, encoders, cleaning, counts)
     check_not_emptied(counts, cleaning)
     return toks, counts
 

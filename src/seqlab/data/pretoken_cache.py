@@ -45,19 +45,10 @@ _BYTE_LEVEL = _pre_tokenizer(Tokenizer(unfitted("bpe"), "bpe"))
 
 
 @functools.cache
-def _unassigned() -> regex.Pattern:
-    """Code points this Python's Unicode tables leave unassigned: the `regex` package may know
-    newer letters among them that HF's regex engine does not (tests/unit/test_pretoken_cache.py)."""
-    ranges, start = [], None
-    for cp in range(0x110000):
-        if unicodedata.category(chr(cp)) == "Cn":
-            start = cp if start is None else start
-        elif start is not None:
-            ranges.append(f"\\U{start:08x}-\\U{cp - 1:08x}")
-            start = None
-    if start is not None:
-        ranges.append(f"\\U{start:08x}-\\U0010ffff")
-    return regex.compile(f"[{''.join(ranges)}]")
+def _unassigned() -> np.ndarray:
+    """Which code points this Python's Unicode tables leave unassigned: the `regex` package may
+    know newer letters among them that HF's regex engine does not (test_pretoken_cache.py)."""
+    return np.array([unicodedata.category(chr(cp)) == "Cn" for cp in range(0x110000)])
 
 
 def _plain(line: str) -> bool:
@@ -65,7 +56,10 @@ def _plain(line: str) -> bool:
     it as that token) and no character unknown to this Python's Unicode tables."""
     if "<" in line and any(t in line for t in SPECIAL_TOKENS):
         return False
-    return line.isascii() or _unassigned().search(line) is None
+    if line.isascii():
+        return True
+    code_points = np.frombuffer(line.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    return not _unassigned()[code_points].any()
 
 
 class PretokenEncoder:
@@ -88,15 +82,33 @@ class PretokenEncoder:
         ]
         return np.concatenate(runs) if runs else np.zeros(0, np.int32)
 
+    def ragged(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's ids (a text whole, as HF encodes one), flat, and each text's length."""
+        if not self.cached or not _plain("".join(texts)):
+            return self.tok.encode_ragged(texts)
+        rule = ASCII_PRETOKEN if all(map(str.isascii, texts)) else UNICODE_PRETOKEN
+        per_text = list(map(rule.findall, texts))
+        self._fill(set(chain.from_iterable(per_text)))
+        ids = self.cache.__getitem__
+        lengths = np.fromiter(
+            (sum(map(len, map(ids, pretokens))) for pretokens in per_text), np.int64, len(texts)
+        )
+        flat = chain.from_iterable(map(ids, chain.from_iterable(per_text)))
+        return np.fromiter(flat, np.int32, lengths.sum()), lengths
+
+    def _fill(self, distinct: set[str]) -> None:
+        """Encode the pre-tokens not cached yet (all of them again once the cache is full)."""
+        new = [p for p in distinct if p not in self.cache]
+        if len(self.cache) + len(new) > MAX_CACHED:
+            self.cache.clear()
+            new = list(distinct)
+        for pretoken, encoding in zip(new, self.tok.hf.encode_batch_fast(new), strict=True):
+            self.cache[pretoken] = encoding.ids
+
     def _from_cache(self, lines: list[str]) -> np.ndarray:
         rule = ASCII_PRETOKEN if all(map(str.isascii, lines)) else UNICODE_PRETOKEN
         pretokens = list(chain.from_iterable(map(rule.findall, lines)))
-        new = [p for p in set(pretokens) if p not in self.cache]
-        if len(self.cache) + len(new) > MAX_CACHED:
-            self.cache.clear()
-            new = list(set(pretokens))
-        for pretoken, encoding in zip(new, self.tok.hf.encode_batch_fast(new), strict=True):
-            self.cache[pretoken] = encoding.ids
+        self._fill(set(pretokens))
         ids = chain.from_iterable(map(self.cache.__getitem__, pretokens))
         return np.fromiter(ids, dtype=np.int32)
 
