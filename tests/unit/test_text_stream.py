@@ -130,3 +130,31 @@ def test_pairs_written_a_chunk_at_a_time_equal_those_written_at_once(
             assert np.array_equal(chunked.array(f"{name}.{part}"), whole.array(f"{name}.{part}"))
         if name != "train":
             assert chunked.json(f"{name}.text") == whole.json(f"{name}.text")
+
+
+UNGUARDED_SCRIPT = """
+import sys
+import seqlab.data.text_stream as text_stream
+from seqlab.data.prepare import prepare
+text_stream.PIECE_CHARS = 1_000  # several pieces: BPE encodes them in worker processes
+data = {"name": "u", "reader": "text", "splits": {"train": sys.argv[1]}, "val_fraction": 0.1,
+        "test_fraction": 0.1}
+prepare(data, {"kind": "bpe", "vocab_size": 300, "min_freq": 1}, "/", sys.argv[2])
+"""
+
+
+def test_a_script_without_a_main_guard_stops_in_one_line_instead_of_hanging(data_root, tmp_path):
+    """Worker processes import the user's script; one that prepares data at import would wait
+    forever for the build its parent holds."""
+    import subprocess
+    import sys
+
+    script, corpus = tmp_path / "script.py", tmp_path / "corpus.txt"
+    script.write_text(UNGUARDED_SCRIPT)
+    corpus.write_text((data_root / "tinyshakespeare" / "input.txt").read_text()[:20_000])
+    proc = subprocess.run([sys.executable, str(script), str(corpus), str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode != 0
+    assert (
+        "put the script's code under `if __name__ == '__main__':`" in proc.stderr.splitlines()[-1]
+    )

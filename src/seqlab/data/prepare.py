@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +19,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import __version__
+from seqlab.data import text_stream
 from seqlab.data.cache import CacheEntry, CacheWriter, build_lock, fingerprint, lookup
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
@@ -25,7 +27,7 @@ from seqlab.data.datasets import expand_globs, load_splits, reader_format, split
 from seqlab.data.pretoken_cache import PretokenEncoder, encode_pieces
 from seqlab.data.progress import Progress
 from seqlab.data.sources import file_sha256
-from seqlab.data.text_stream import PIECE_CHARS, TextSplit
+from seqlab.data.text_stream import TextSplit
 from seqlab.data.tokenizers import SHOW_PROGRESS_CHARS, Tokenizer, fit_tokenizer
 from seqlab.errors import SeqlabError
 
@@ -340,7 +342,9 @@ def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: M
         if tok.kind == "char":
             chunks = encode_char_chunks(tok, pieces, dtype)
         else:  # line by line, as fitted; a split of several pieces in a process per core
-            workers = len(os.sched_getaffinity(0)) if len(split) > 2 * PIECE_CHARS else 1
+            workers = (
+                len(os.sched_getaffinity(0)) if len(split) > 2 * text_stream.PIECE_CHARS else 1
+            )
             chunks = encode_pieces(tok, pieces, workers)
         counts[f"{name}_tokens"] = writer.array_chunks(f"{name}.ids", dtype, chunks)
     return {"text": tok}, counts
@@ -383,6 +387,11 @@ def prepare(
         layout: "auto" (the reader's format), or one of LAYOUTS' values ("lines" turns text into
             (line, line) pairs).
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SeqlabError(  # a worker importing a script that prepares data at import: stop it
+            "data preparation started while a worker process imported your script; put the "
+            "script's code under `if __name__ == '__main__':`"
+        )
     data_cfg, tok_cfg = _plain(data_cfg), _plain(tok_cfg)
     data_root = Path(data_root).expanduser().resolve()
     data_cfg = expand_globs(data_cfg, data_root)  # the matched files are part of the cache key

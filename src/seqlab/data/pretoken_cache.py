@@ -18,12 +18,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, groupby
 
 import numpy as np
 import regex
 
 from seqlab.data.tokenizers import SPECIAL_TOKENS, Tokenizer, unfitted
+from seqlab.errors import SeqlabError
 
 _SPACE = r"\t\n\x0b\x0c\r "  # what GPT-2's \s matches in ASCII (not \x1c-\x1f, as Python's does)
 ASCII_PRETOKEN = re.compile(
@@ -145,5 +147,11 @@ def encode_pieces(tok: Tokenizer, pieces: Iterable[str], workers: int = 1) -> It
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-    with ProcessPoolExecutor(workers, context, _start_worker, (tok.state(),)) as pool:
-        yield from _in_order(pool, pieces, 2 * workers)
+    try:
+        with ProcessPoolExecutor(workers, context, _start_worker, (tok.state(),)) as pool:
+            yield from _in_order(pool, pieces, 2 * workers)
+    except BrokenProcessPool:
+        raise SeqlabError(
+            "a data preparation worker process stopped; if seqlab runs from your own script, put "
+            "the script's code under `if __name__ == '__main__':` (workers import the script)"
+        ) from None

@@ -7,6 +7,8 @@ rely on them without looking them up. JSON (not pickle) keeps checkpoints loadab
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from itertools import chain
 
@@ -15,6 +17,8 @@ from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
 from seqlab.errors import SeqlabError
+
+log = logging.getLogger(__name__)
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<sep>", "<mask>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, SEP_ID, MASK_ID = range(len(SPECIAL_TOKENS))
@@ -177,7 +181,14 @@ def fit_tokenizer(
         trainer = trainers.WordLevelTrainer(
             min_frequency=min_freq, special_tokens=special, show_progress=progress, **kwargs
         )
+    start = time.perf_counter()
     tok.train_from_iterator(texts, trainer)
+    log.info(
+        "fitted the %s tokenizer on %d texts in %.1fs",
+        kind,
+        len(texts),
+        time.perf_counter() - start,
+    )
     return Tokenizer(tok, kind)
 
 
