@@ -31,6 +31,7 @@ bench:  ## every hot-path benchmark, each printing ratios from one run (QUICK=1:
 	$(BIN)/python experiments/benchmarks/startup.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/generation.py $(if $(QUICK),--quick)
 	$(BIN)/python experiments/benchmarks/gpt2_interop.py $(if $(QUICK),--quick)
+	$(BIN)/python experiments/benchmarks/hf_generation.py $(if $(QUICK),--quick)
 
 test:  ## the fast test suite, one worker per core (pytest-xdist)
 	$(BIN)/pytest -q -n auto $(ARGS)

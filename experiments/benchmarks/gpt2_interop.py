@@ -20,12 +20,10 @@ Each measurement alternates the two sides round by round, so load on a shared ma
 
 from __future__ import annotations
 
-import statistics
-import time
 from functools import partial
 
 import torch
-from common import benchmark_parser
+from common import benchmark_parser, hf_generate, time_pair
 
 from seqlab.generation import DecodingOptions, generate
 from seqlab.models import GPT
@@ -45,30 +43,6 @@ def ours(net, prompt, strategy: str, new: int, beams: int):
     options = DecodingOptions(strategy, max_len_a=0, max_len_b=0, max_new_tokens=new,
                               beam_size=beams, seed=0)  # fmt: skip
     return generate(net, prompt, options, eos_id=None).best
-
-
-def theirs(model, prompt, strategy: str, new: int, beams: int):
-    kwargs = {"do_sample": strategy == "sample", "num_beams": beams if strategy == "beam" else 1}
-    if strategy == "sample":  # plain sampling from the softmax, as seqlab's defaults
-        kwargs.update(top_k=0, top_p=1.0, temperature=1.0)
-    out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new,
-                         min_new_tokens=new, eos_token_id=None, pad_token_id=0, **kwargs)  # fmt: skip
-    return out[:, prompt.size(1) :]
-
-
-def time_pair(a, b, rounds: int) -> tuple[float, float, object, object]:
-    """Median seconds of `a()` and `b()`, alternating; and their last outputs."""
-    ta, tb = [], []
-    for _ in range(rounds):
-        for fn, times in ((a, ta), (b, tb)):
-            start = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - start)
-            if fn is a:
-                out_a = out
-            else:
-                out_b = out
-    return statistics.median(ta), statistics.median(tb), out_a, out_b
 
 
 def train_step(model, batch, optimizer, hf: bool) -> None:
@@ -99,7 +73,7 @@ def main() -> None:
             prompt = torch.randint(0, vocab, (batch, prompt_len))
             for strategy, beams in (("greedy", 1), ("sample", 1), ("beam", 5)):
                 ta, tb, a, b = time_pair(partial(ours, net, prompt, strategy, new, beams),
-                                         partial(theirs, model, prompt, strategy, new, beams),
+                                         partial(hf_generate, model, prompt, strategy, new, beams),
                                          rounds)  # fmt: skip
                 same = "—" if strategy == "sample" else ("yes" if torch.equal(a, b) else "NO")
                 name = f"beam {beams}" if strategy == "beam" else strategy
