@@ -158,3 +158,17 @@ def test_a_script_without_a_main_guard_stops_in_one_line_instead_of_hanging(data
     assert (
         "put the script's code under `if __name__ == '__main__':`" in proc.stderr.splitlines()[-1]
     )
+
+
+def test_a_bad_line_found_while_writing_leaves_no_temp_folder(tmp_path) -> None:
+    """With its own val file (nothing carved, so no pass before the build), the train file's
+    invalid byte is met while the entry is being written."""
+    from seqlab.errors import SeqlabError
+
+    (tmp_path / "train.txt").write_bytes(b"fine line\n" * 50 + b"bad \xff byte\n")
+    (tmp_path / "val.txt").write_text("val line\n")
+    data = {"name": "bad", "reader": "text", "cleaning": {"collapse_whitespace": False},
+            "splits": {"train": "train.txt", "val": "val.txt", "test": "val.txt"}}  # fmt: skip
+    with pytest.raises(SeqlabError, match=r"train\.txt:51: invalid UTF-8"):
+        prepare(data, {"kind": "char", "min_freq": 1}, tmp_path, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -358,7 +358,11 @@ def _build(data_cfg, tok_cfg, data_root, cache_dir, key, files, fixed, layout) -
         splits = as_line_pairs(splits, reader_format(data_cfg))
     writer = CacheWriter(cache_dir, key)
     write = _write_text if stream else _write_pairs
-    toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed)
+    try:  # text is read while it is written: a bad line found then leaves no temp folder
+        toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed)
+    except BaseException:
+        writer.abort()
+        raise
     writer.json("tokenizers", {role: tok.state() for role, tok in toks.items()})
     entry = writer.commit(
         {
