@@ -45,6 +45,15 @@ def _first(value: Any) -> int | None:
     return value[0] if isinstance(value, list | tuple) else value
 
 
+def _wrap(cache, past: list[tuple[Tensor, Tensor]]):
+    """`cache` holding `past` without copying it (`DynamicCache(past)` concatenates every layer
+    onto an empty tensor: a copy of the whole cache at each decoding step)."""
+    for i, (keys, values) in enumerate(past):
+        cache.update(keys[..., :0, :], values[..., :0, :], i)  # creates and initialises layer i
+        cache.layers[i].keys, cache.layers[i].values = keys, values
+    return cache
+
+
 class HFCausalLM(LanguageModel):
     """``AutoModelForCausalLM.from_config`` with seqlab's ids, logits and cache.
 
@@ -132,7 +141,7 @@ class HFCausalLM(LanguageModel):
         layers = len(state) // 2
         past = [(state[f"k{i}"], state[f"v{i}"]) for i in range(layers)]
         self._check_context((past[0][0].size(2) if past else 0) + idx.size(1))
-        cache = DynamicCache(past) if past else DynamicCache()
+        cache = _wrap(DynamicCache(), past)
         out = self.model(input_ids=self.hf_ids(idx), use_cache=True, **{self._cache_arg: cache})
         cache = getattr(out, self._cache_arg)
         new_state = {}
