@@ -105,6 +105,9 @@ def test_one_step_at_a_time_gives_the_teacher_forced_logits(kind):
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-5)
     assert state["self_k0"].shape[:1] == (4,) and state["self_k0"].size(2) == 6
     assert state["cross_k0"].size(2) == src.size(1)
+    # Per-source tensors pass through a step as they are (beams changing places leave them be).
+    _, after = net.step(tgt[:, 0], state)
+    assert all(after[k] is state[k] for k in ("memory", "src_mask", "cross_k0", "cross_v1"))
 
 
 STRATEGIES = [
