@@ -66,6 +66,7 @@ def test_generate_from_the_checkpoint_alone(cli, bart_run, decoding):
     assert proc.stdout.count("\n") >= 1  # a line per hypothesis (a 4-step model's may be empty)
 
 
+@pytest.mark.slow
 def test_a_pretrained_t5_answers_babi_and_generates(workdir, cli, folders):
     run = _train(workdir, "t5", *BABI, f"model.pretrained={folders['t5']}", *SHORT)
     metrics = json.loads((run / "results.json").read_text())["metrics"]
