@@ -36,6 +36,8 @@ class HFCausalLM(LanguageModel):
         block_size: Longest context; at most the model's positions.
     """
 
+    masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
+
     def __init__(self, vocab_size: int, config: dict[str, Any], block_size: int | None = None):
         super().__init__()
         from transformers import AutoModelForCausalLM

@@ -39,6 +39,8 @@ class HFSeq2Seq(SequenceModel):
             or any length for relative positions such as T5's).
     """
 
+    masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
+
     def __init__(
         self,
         src_vocab_size: int,
