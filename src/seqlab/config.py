@@ -135,8 +135,8 @@ class Model:
     compile: Any = False  # false, true, or torch.compile arguments: see `compile_kwargs`
     net: Any = None
     init_from: str | None = None  # model=gpt: a GPT-2 folder to start from (seqlab.runs.pretrained)
-    pretrained: str | None = None  # model=hf_causal_lm: a transformers folder or hub name
-    config: Any | None = None  # model=hf_causal_lm: its transformers config, as a mapping
+    pretrained: str | None = None  # model=hf_causal_lm / hf_seq2seq: a transformers folder or hub
+    config: Any | None = None  # model=hf_causal_lm / hf_seq2seq: its transformers config
 
 
 @dataclasses.dataclass
@@ -220,6 +220,15 @@ NET_SIZES = (
 WIDTH_HEADS = (("d_model", "n_heads"), ("n_embd", "n_head"))
 
 
+def _defaults_to_none(net: Mapping, key: str) -> bool:
+    """Whether the network's class defaults ``key`` to None (a size it reads off its weights)."""
+    try:
+        parameter = inspect.signature(get_object(str(net.get("_target_")))).parameters.get(key)
+    except Exception:  # no such class: reported where the network is built
+        return False
+    return parameter is not None and parameter.default is None
+
+
 def check_ranges(plain: Mapping) -> None:
     """Values in range and sizes that fit together: types alone let a batch of 0 hang a run."""
     for dotted, (ok, allowed) in RANGES.items():
@@ -230,6 +239,8 @@ def check_ranges(plain: Mapping) -> None:
             raise SeqlabError(f"config key '{dotted}': {value!r} is out of range; use {allowed}")
     net = plain["model"].get("net") or {}
     for key in NET_SIZES:
+        if key in net and net[key] is None and _defaults_to_none(net, key):
+            continue
         if key in net and not (_positive(net[key]) and float(net[key]).is_integer()):
             raise SeqlabError(
                 f"config key 'model.net.{key}': {net[key]!r} is out of range; use a positive "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from seqlab.errors import SeqlabError
 
-# The files a causal LM and its tokenizer need; weights in safetensors (never pickled code).
+# The files a transformers model and its tokenizer need; weights in safetensors (never pickled code).
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
 
 

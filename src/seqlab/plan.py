@@ -41,12 +41,12 @@ def plan(cfg: DictConfig) -> dict:
     # imports Lightning at all.
     from seqlab.planning.plan import make_plan
     from seqlab.runs.checkpoints import load_checkpoint
-    from seqlab.runs.hf_causal_lm import apply_hf_pretrained
+    from seqlab.runs.hf import apply_hf_pretrained
 
     check(cfg)  # imports Lightning: it checks trainer and callback keys against their classes
     end_startup()
     quiet(cfg.extras.ignore_warnings)
-    apply_hf_pretrained(cfg)  # model=hf_causal_lm: the architecture from its config.json
+    apply_hf_pretrained(cfg)  # model=hf_*: the architecture from its config.json
     fixed = load_checkpoint(cfg.ckpt_path)["seqlab"]["tokenizers"] if cfg.ckpt_path else None
     result = make_plan(cfg, fixed)
     print(format_text(result, cfg.name), flush=True)

@@ -26,7 +26,7 @@ def train(cfg: DictConfig) -> float | None:
     from seqlab.planning.format import format_line
     from seqlab.planning.plan import make_plan
     from seqlab.runs.checkpoints import load_weights
-    from seqlab.runs.hf_causal_lm import apply_hf_pretrained
+    from seqlab.runs.hf import apply_hf_pretrained
     from seqlab.runs.model_card import write_model_card
     from seqlab.runs.pretrained import apply_init_from
     from seqlab.runs.results import collect_results, optimized_value, print_summary

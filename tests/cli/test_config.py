@@ -147,8 +147,8 @@ def test_unknown_group_option_from_the_cli(run_cli):
     proc = run_cli("train", "model=transformer", expect=2)
     assert proc.stderr.strip().count("\n") == 0
     assert (
-        "valid: gpt, gru_lm, gru_seq2seq, hf_causal_lm, lstm_lm, lstm_seq2seq, transformer_seq2seq"
-        in proc.stderr
+        "valid: gpt, gru_lm, gru_seq2seq, hf_causal_lm, hf_seq2seq, lstm_lm, lstm_seq2seq, "
+        "transformer_seq2seq" in proc.stderr
     )
 
 

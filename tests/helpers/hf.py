@@ -7,21 +7,29 @@ from pathlib import Path
 EOS = "<|endoftext|>"
 
 
-def train_tokenizer(lines: list[str], vocab_size: int = 300):
-    """A byte-level BPE trained on ``lines``, as a `PreTrainedTokenizerFast` with eos = bos."""
+def train_tokenizer(
+    lines: list[str], vocab_size: int = 300, specials: dict[str, str] | None = None
+):
+    """A byte-level BPE trained on ``lines``, as a `PreTrainedTokenizerFast`.
+
+    ``specials`` maps roles (``eos_token``, ``pad_token``, ...) to tokens, which take the first
+    ids in this order; by default eos = bos = <|endoftext|>.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
+
+    specials = specials or {"eos_token": EOS, "bos_token": EOS}
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=[EOS],
+        special_tokens=list(dict.fromkeys(specials.values())),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(lines, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **specials)
 
 
 def save_tiny_gpt2(folder: Path, lines: list[str], n_positions: int = 64, seed: int = 0) -> Path:
@@ -38,6 +46,63 @@ def save_tiny_gpt2(folder: Path, lines: list[str], n_positions: int = 64, seed: 
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+# Each family's special tokens in its own id order, and the config fields that name them.
+SEQ2SEQ_SPECIALS = {
+    "bart": {"bos_token": "<s>", "pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"},
+    "t5": {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>"},
+    "marian": {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"},
+}
+
+
+def seq2seq_config(kind: str, tokenizer, max_positions: int = 256):
+    """A 2+2-layer encoder–decoder of width 32 of family ``kind``, for ``tokenizer``'s ids.
+
+    Each starts decoding as its family does: BART from eos, T5 and Marian from pad.
+    """
+    from transformers import BartConfig, MarianConfig, T5Config
+
+    ids = {f"{role}_id": tokenizer.convert_tokens_to_ids(token)
+           for role, token in SEQ2SEQ_SPECIALS[kind].items() if role != "unk_token"}  # fmt: skip
+    if kind == "t5":
+        return T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2,
+                        num_heads=4, decoder_start_token_id=ids["pad_token_id"], **ids)  # fmt: skip
+    cls = BartConfig if kind == "bart" else MarianConfig
+    start = ids["eos_token_id" if kind == "bart" else "pad_token_id"]
+    return cls(vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2,
+               encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+               decoder_ffn_dim=64, max_position_embeddings=max_positions,
+               decoder_start_token_id=start, forced_eos_token_id=None, **ids)  # fmt: skip
+
+
+def save_tiny_seq2seq(folder: Path, kind: str, lines: list[str], seed: int = 0) -> Path:
+    """A tiny BART, T5 or Marian and its tokenizer (trained on ``lines``), saved to ``folder``.
+
+    Marian's pad is its last id, as in the real models: the tokenizer learns it last.
+    """
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    specials = SEQ2SEQ_SPECIALS[kind]
+    learned = {k: v for k, v in specials.items() if not (kind == "marian" and k == "pad_token")}
+    tokenizer = train_tokenizer(lines, specials=learned)
+    if kind == "marian":
+        tokenizer.add_special_tokens({"pad_token": specials["pad_token"]})
+    torch.manual_seed(seed)
+    model = AutoModelForSeq2SeqLM.from_config(seq2seq_config(kind, tokenizer))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def multi30k_lines(data_root: Path, n: int = 400) -> list[str]:
+    """The first ``n`` German and English training sentences of Multi30k, to train a tokenizer."""
+    lines = []
+    for lang in ("de", "en"):
+        with open(data_root / "multi30k" / f"train.{lang}", encoding="utf-8") as f:
+            lines += [next(f) for _ in range(n)]
+    return lines
 
 
 def shakespeare_lines(data_root: Path, n: int = 400) -> list[str]:

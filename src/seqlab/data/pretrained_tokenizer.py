@@ -1,7 +1,7 @@
 """``tokenizer=pretrained``: a `transformers` model's own tokenizer.json behind seqlab's ids.
 
 seqlab's six special tokens keep ids 0-5; the model's id ``i`` becomes ``i + 6``, except its eos,
-which is seqlab's <eos> (decoding stops there; ``seqlab.models.hf.causal_lm`` maps it back). The
+which is seqlab's <eos> (decoding stops there; ``seqlab.models.hf.vocab`` maps it back). The
 tokenizer is never fitted: the folder fixes it, and its JSON is part of the data cache key.
 """
 

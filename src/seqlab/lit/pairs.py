@@ -29,6 +29,21 @@ from seqlab.metrics import (
 from seqlab.runs.predictions import gather_rows, write_predictions
 
 
+def smoothed_over_finite(
+    logits: torch.Tensor, targets: torch.Tensor, smoothing: float, ignore_index: int
+) -> torch.Tensor:
+    """Label-smoothed cross-entropy whose smoothing share goes to the finite logits only.
+
+    PyTorch's spreads it over every column, so a model that masks columns with -inf (a
+    `transformers` adapter's special tokens) would get an infinite loss. logits (N, V), targets (N,).
+    """
+    log_probs = logits.log_softmax(dim=-1)
+    nll = nn.functional.nll_loss(log_probs, targets, ignore_index=ignore_index)
+    finite = torch.isfinite(log_probs)
+    uniform = -log_probs.masked_fill(~finite, 0.0).sum(-1) / finite.sum(-1)
+    return (1 - smoothing) * nll + smoothing * uniform[targets != ignore_index].mean()
+
+
 class PairsTaskModule(SeqlabModule):
     """Loss, token accuracy and decode metrics for translation, summarization, QA and denoising.
 
@@ -85,12 +100,13 @@ class PairsTaskModule(SeqlabModule):
 
     def _loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, targets = self._logits(batch)
-        loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.size(-1)),
-            targets.reshape(-1),
-            ignore_index=PAD_ID,
-            label_smoothing=self.label_smoothing,
-        )
+        flat, flat_targets = logits.reshape(-1, logits.size(-1)), targets.reshape(-1)
+        if self.label_smoothing and getattr(self.net, "masked_logits", False):
+            loss = smoothed_over_finite(flat, flat_targets, self.label_smoothing, PAD_ID)
+        else:
+            loss = nn.functional.cross_entropy(
+                flat, flat_targets, ignore_index=PAD_ID, label_smoothing=self.label_smoothing
+            )
         return loss, logits, targets
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

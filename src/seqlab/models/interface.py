@@ -72,6 +72,8 @@ class DecoderOnly(Protocol):
 class SequenceModel(nn.Module):
     """What every seqlab network shares: state reordering and parameter counts."""
 
+    masked_logits: bool = False  # some logit columns are always -inf (label smoothing skips them)
+
     @staticmethod
     def reorder_state(state: State, index: Tensor) -> State:
         """Selects batch rows ``index`` (B',) of every state tensor (a ``KVBuffer`` in place)."""

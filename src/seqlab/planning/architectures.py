@@ -99,7 +99,7 @@ def gpt(a: dict, vocab: int, s: Shapes, cpu: bool) -> Cost:
 def hf_gpt_arguments(config: Mapping[str, Any]) -> dict[str, Any]:
     """GPT's cost arguments for a `transformers` config (standard attribute names); a gated
     feed-forward (SiLU: Llama, Qwen) has three matrices, counted as a GELU one 1.5x as wide."""
-    from seqlab.models.hf.causal_lm import hf_config
+    from seqlab.models.hf.vocab import hf_config
 
     c = hf_config(dict(config))
     d = c.hidden_size
@@ -123,6 +123,25 @@ def transformer_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -
     decoder = dropout(b * t * d, p) + layer_norm(b * t, d) + _head(b * t, d, vocab[1])
     decoder += a["n_decoder_layers"] * _decoder_block(b, t, src, d, h, d_ff, p, cpu)
     return encoder + decoder
+
+
+def hf_seq2seq_arguments(config: Mapping[str, Any]) -> dict[str, Any]:
+    """TransformerSeq2Seq's cost arguments for a `transformers` encoder–decoder config (BART,
+    Marian and T5 names); a gated feed-forward (T5 v1.1) counts as a plain one 1.5x as wide."""
+    from seqlab.models.hf.vocab import hf_config
+
+    c = hf_config(dict(config))
+    d_ff = next(v for v in (getattr(c, k, None) for k in ("encoder_ffn_dim", "d_ff")) if v)
+    decoder = getattr(c, "decoder_layers", None) or getattr(c, "num_decoder_layers", None)
+    return {"d_model": c.hidden_size, "n_heads": c.num_attention_heads,
+            "n_encoder_layers": c.num_hidden_layers, "n_decoder_layers": decoder or c.num_hidden_layers,
+            "d_ff": int(d_ff * 1.5) if getattr(c, "is_gated_act", False) else d_ff,
+            "dropout": 0.0}  # fmt: skip
+
+
+def hf_seq2seq(a: dict, vocab: tuple[int, int], s: Shapes, cpu: bool) -> Cost:
+    """A `transformers` encoder–decoder, costed as the TransformerSeq2Seq of its widths and depths."""
+    return transformer_seq2seq({**a, **hf_seq2seq_arguments(a["config"])}, vocab, s, cpu)
 
 
 def _rnn_stack(
@@ -210,6 +229,7 @@ MODELS: dict[str, Callable[..., Cost]] = {
     "HFCausalLM": hf_causal_lm,
     "RNNLM": rnn_lm,
     "TransformerSeq2Seq": transformer_seq2seq,
+    "HFSeq2Seq": hf_seq2seq,
     "RNNSeq2Seq": rnn_seq2seq,
 }
 
@@ -244,6 +264,8 @@ def generation_flops(net: Mapping[str, Any], vocab: Any, src_len: float, tgt_len
     a, name = hyperparameters(net), str(net["_target_"]).rsplit(".", 1)[-1]
     if name == "HFCausalLM":
         a, name = hf_gpt_arguments(a["config"]), "GPT"
+    if name == "HFSeq2Seq":
+        a, name = hf_seq2seq_arguments(a["config"]), "TransformerSeq2Seq"
     if name in ("GPT", "TransformerSeq2Seq"):
         d = a["n_embd"] if name == "GPT" else a["d_model"]
         layers = a["n_layer"] if name == "GPT" else a["n_decoder_layers"]

@@ -1,48 +1,29 @@
 """Any `transformers` causal LM (GPT-2, Llama, Qwen, ...) behind seqlab's decoder-only interface.
 
-seqlab's six special tokens keep ids 0-5 and the model's own vocabulary follows them (HF id ``i``
-is seqlab id ``i + 6``, as the ``pretrained`` tokenizer shifts it). Specials in map to the model's
-own bos / eos / pad ids; out, seqlab's <eos> column carries the model's eos logit (its own eos
-column is masked, so eos is counted once) and the other special columns are -inf. The KV cache
-is kept as plain batch-first tensors (``k{i}``, ``v{i}``) so beam search reorders it like any
-seqlab state; a ``DynamicCache`` is rebuilt around them for each call. `transformers` is imported
-only when such a model is built.
+Ids and logits go through ``VocabMap`` (``seqlab.models.hf.vocab``): specials in map to the model's
+own bos / eos / pad ids, and seqlab's <eos> column carries the model's eos logit. The KV cache is
+kept as plain batch-first tensors (``k{i}``, ``v{i}``) so beam search reorders it like any seqlab
+state; a ``DynamicCache`` is rebuilt around them for each call. `transformers` is imported only
+when such a model is built.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from seqlab.models.hf.vocab import (  # noqa: F401  (N_SPECIAL, hf_config, plain_config: public here too)
+    N_SPECIAL,
+    VocabMap,
+    cache_argument,
+    first_id,
+    hf_config,
+    layer_tensors,
+    plain_config,
+)
 from seqlab.models.interface import LanguageModel, State
-
-N_SPECIAL = 6  # seqlab's <pad> <bos> <eos> <unk> <sep> <mask>, ids 0-5
-EOS = 2  # seqlab's <eos> id
-# Config fields that describe where or how a model was stored, not the network.
-DROPPED_FIELDS = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")
-
-
-def hf_config(config: dict[str, Any]):
-    """A `transformers` config object from its plain dict (``model_type`` names the class)."""
-    from transformers import CONFIG_MAPPING
-
-    fields = {k: v for k, v in config.items() if k not in DROPPED_FIELDS}
-    model_type = fields.pop("model_type", None)
-    if model_type not in CONFIG_MAPPING:
-        raise ValueError(f"model_type {model_type!r} is not a transformers model type")
-    return CONFIG_MAPPING[model_type].from_dict(fields)
-
-
-def plain_config(config) -> dict[str, Any]:
-    """A `transformers` config as the plain dict checkpoints store (no paths, no dtype)."""
-    return {k: v for k, v in config.to_dict().items() if k not in DROPPED_FIELDS}
-
-
-def _first(value: Any) -> int | None:
-    return value[0] if isinstance(value, list | tuple) else value
 
 
 def _wrap(cache, past: list[tuple[Tensor, Tensor]]):
@@ -64,6 +45,8 @@ class HFCausalLM(LanguageModel):
         block_size: Longest context; at most the model's positions.
     """
 
+    masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
+
     def __init__(self, vocab_size: int, config: dict[str, Any], block_size: int | None = None):
         super().__init__()
         from transformers import AutoModelForCausalLM
@@ -76,37 +59,22 @@ class HFCausalLM(LanguageModel):
             raise ValueError(f"block_size={block_size} exceeds the model's {positions} positions")
         self.block_size = block_size or positions
         self.vocab_size = vocab_size
-        if vocab_size - N_SPECIAL > self.config.vocab_size:
-            raise ValueError(
-                f"the tokenizer has {vocab_size - N_SPECIAL} tokens, the model only "
-                f"{self.config.vocab_size}"
-            )
-        eos = _first(self.config.eos_token_id)
-        if eos is None or not 0 <= eos < self.config.vocab_size:
-            raise ValueError(f"eos_token_id={eos} is not an id of the model's vocabulary")
-        bos = _first(getattr(self.config, "bos_token_id", None))
-        pad = _first(getattr(self.config, "pad_token_id", None))
-        self.eos = eos
-        # seqlab's <pad> <bos> <eos> <unk> <sep> <mask> as the model's ids.
-        table = [eos if pad is None else pad, eos if bos is None else bos] + [eos] * 4
-        self.register_buffer("special_ids", torch.tensor(table), persistent=False)
+        eos = first_id(self.config.eos_token_id)
+        bos = first_id(getattr(self.config, "bos_token_id", None))
+        pad = first_id(getattr(self.config, "pad_token_id", None))
+        self.vocab = VocabMap(vocab_size, self.config, eos if pad is None else pad,
+                              eos if bos is None else bos)  # fmt: skip
+        self.eos = self.vocab.eos
         self.model = AutoModelForCausalLM.from_config(self.config)
-        params = inspect.signature(self.model.forward).parameters
-        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._cache_arg = cache_argument(self.model)
 
     def hf_ids(self, idx: Tensor) -> Tensor:
         """seqlab ids (B, T) -> the model's ids (B, T)."""
-        special = self.special_ids[idx.clamp(max=N_SPECIAL - 1)]
-        return torch.where(idx < N_SPECIAL, special, idx - N_SPECIAL)
+        return self.vocab.ids(idx)
 
     def seqlab_logits(self, logits: Tensor) -> Tensor:
         """The model's logits (B, T, V_hf) -> seqlab's (B, T, vocab_size)."""
-        out = logits.new_empty(*logits.shape[:-1], self.vocab_size)
-        out[..., :N_SPECIAL] = float("-inf")
-        out[..., N_SPECIAL:] = logits[..., : self.vocab_size - N_SPECIAL]
-        out[..., EOS] = logits[..., self.eos]
-        out[..., N_SPECIAL + self.eos] = float("-inf")
-        return out
+        return self.vocab.logits(logits)
 
     def _check_context(self, length: int) -> None:
         if self.block_size is not None and length > self.block_size:
@@ -145,6 +113,6 @@ class HFCausalLM(LanguageModel):
         out = self.model(input_ids=self.hf_ids(idx), use_cache=True, **{self._cache_arg: cache})
         cache = getattr(out, self._cache_arg)
         new_state = {}
-        for i, layer in enumerate(cache.layers):
-            new_state[f"k{i}"], new_state[f"v{i}"] = layer.keys, layer.values
+        for i, (k, v) in enumerate(layer_tensors(cache)):
+            new_state[f"k{i}"], new_state[f"v{i}"] = k, v
         return self.seqlab_logits(out.logits), new_state

@@ -1,0 +1,93 @@
+"""What every `transformers` adapter shares: config dicts, seqlab ids <-> the model's, logits.
+
+seqlab's six special tokens keep ids 0-5 and the model's own vocabulary follows them (HF id ``i``
+is seqlab id ``i + 6``, as the ``pretrained`` tokenizer shifts it). Specials in map to the model's
+own ids; out, seqlab's <eos> column carries the model's eos logit (its own eos column is masked,
+so eos is counted once) and the other special columns are -inf. `transformers` is imported only
+when a config is built.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+N_SPECIAL = 6  # seqlab's <pad> <bos> <eos> <unk> <sep> <mask>, ids 0-5
+EOS = 2  # seqlab's <eos> id
+# Config fields that describe where or how a model was stored, not the network.
+DROPPED_FIELDS = ("_name_or_path", "transformers_version", "dtype", "torch_dtype")
+
+
+def hf_config(config: dict[str, Any]):
+    """A `transformers` config object from its plain dict (``model_type`` names the class)."""
+    from transformers import CONFIG_MAPPING
+
+    fields = {k: v for k, v in config.items() if k not in DROPPED_FIELDS}
+    model_type = fields.pop("model_type", None)
+    if model_type not in CONFIG_MAPPING:
+        raise ValueError(f"model_type {model_type!r} is not a transformers model type")
+    return CONFIG_MAPPING[model_type].from_dict(fields)
+
+
+def plain_config(config) -> dict[str, Any]:
+    """A `transformers` config as the plain dict checkpoints store (no paths, no dtype)."""
+    return {k: v for k, v in config.to_dict().items() if k not in DROPPED_FIELDS}
+
+
+def first_id(value: Any) -> int | None:
+    """A token id as configs give it: an int, or a list whose first entry counts."""
+    return value[0] if isinstance(value, list | tuple) else value
+
+
+def cache_argument(model: nn.Module) -> str:
+    """The name under which this `transformers` version passes and returns the KV cache."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def layer_tensors(cache) -> list[tuple[Tensor, Tensor]]:
+    """A `DynamicCache`'s per-layer (keys, values), batch-first (B, heads, t, head_dim)."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+class VocabMap(nn.Module):
+    """seqlab ids -> the model's ids, and the model's logits -> seqlab's.
+
+    Args:
+        vocab_size: seqlab's vocabulary (6 specials + the tokenizer's); logits have this width.
+        config: The model's `transformers` config (its ``vocab_size`` and ``eos_token_id``).
+        pad: The model's id for seqlab's <pad>.
+        bos: The model's id for seqlab's <bos> (a decoder's start token).
+    """
+
+    def __init__(self, vocab_size: int, config, pad: int, bos: int):
+        super().__init__()
+        if vocab_size - N_SPECIAL > config.vocab_size:
+            raise ValueError(
+                f"the tokenizer has {vocab_size - N_SPECIAL} tokens, the model only "
+                f"{config.vocab_size}"
+            )
+        eos = first_id(config.eos_token_id)
+        if eos is None or not 0 <= eos < config.vocab_size:
+            raise ValueError(f"eos_token_id={eos} is not an id of the model's vocabulary")
+        self.vocab_size, self.eos = vocab_size, eos
+        # seqlab's <pad> <bos> <eos> <unk> <sep> <mask> as the model's ids.
+        table = [pad, bos] + [eos] * (N_SPECIAL - 2)
+        self.register_buffer("special_ids", torch.tensor(table), persistent=False)
+
+    def ids(self, idx: Tensor) -> Tensor:
+        """seqlab ids (B, T) -> the model's ids (B, T)."""
+        special = self.special_ids[idx.clamp(max=N_SPECIAL - 1)]
+        return torch.where(idx < N_SPECIAL, special, idx - N_SPECIAL)
+
+    def logits(self, logits: Tensor) -> Tensor:
+        """The model's logits (..., V_hf) -> seqlab's (..., vocab_size)."""
+        out = logits.new_empty(*logits.shape[:-1], self.vocab_size)
+        out[..., :N_SPECIAL] = float("-inf")
+        out[..., N_SPECIAL:] = logits[..., : self.vocab_size - N_SPECIAL]
+        out[..., EOS] = logits[..., self.eos]
+        out[..., N_SPECIAL + self.eos] = float("-inf")
+        return out
