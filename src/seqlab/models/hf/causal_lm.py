@@ -3,7 +3,7 @@
 Ids and logits go through ``VocabMap`` (``seqlab.models.hf.vocab``): specials in map to the model's
 own bos / eos / pad ids, and seqlab's <eos> column carries the model's eos logit. The KV cache is
 kept as plain batch-first tensors (``k{i}``, ``v{i}``) so beam search reorders it like any seqlab
-state; a ``DynamicCache`` is rebuilt around them for each call. `transformers` is imported only
+state; a ``DynamicCache`` is wrapped around them (no copy) for each call. `transformers` is imported only
 when such a model is built.
 """
 
@@ -18,21 +18,13 @@ from seqlab.models.hf.vocab import (  # noqa: F401  (N_SPECIAL, hf_config, plain
     N_SPECIAL,
     VocabMap,
     cache_argument,
+    dynamic_cache,
     first_id,
     hf_config,
     layer_tensors,
     plain_config,
 )
 from seqlab.models.interface import LanguageModel, State
-
-
-def _wrap(cache, past: list[tuple[Tensor, Tensor]]):
-    """`cache` holding `past` without copying it (`DynamicCache(past)` concatenates every layer
-    onto an empty tensor: a copy of the whole cache at each decoding step)."""
-    for i, (keys, values) in enumerate(past):
-        cache.update(keys[..., :0, :], values[..., :0, :], i)  # creates and initialises layer i
-        cache.layers[i].keys, cache.layers[i].values = keys, values
-    return cache
 
 
 class HFCausalLM(LanguageModel):
@@ -103,13 +95,11 @@ class HFCausalLM(LanguageModel):
 
     def prefill(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """idx (B, T) after ``state`` -> logits (B, T, vocab_size) and the cache T positions on."""
-        from transformers import DynamicCache
-
         state = state or {}
         layers = len(state) // 2
         past = [(state[f"k{i}"], state[f"v{i}"]) for i in range(layers)]
         self._check_context((past[0][0].size(2) if past else 0) + idx.size(1))
-        cache = _wrap(DynamicCache(), past)
+        cache = dynamic_cache(past)
         out = self.model(input_ids=self.hf_ids(idx), use_cache=True, **{self._cache_arg: cache})
         cache = getattr(out, self._cache_arg)
         new_state = {}

@@ -19,6 +19,7 @@ from seqlab.models.hf.vocab import (
     N_SPECIAL,
     VocabMap,
     cache_argument,
+    dynamic_cache,
     first_id,
     hf_config,
     layer_tensors,
@@ -106,7 +107,7 @@ class HFSeq2Seq(SequenceModel):
         ``cross_k{i}``/``cross_v{i}`` (B, heads, S, head_dim) computed at the first step and then
         passed through as they are.
         """
-        from transformers import DynamicCache, EncoderDecoderCache
+        from transformers import EncoderDecoderCache
         from transformers.modeling_outputs import BaseModelOutput
 
         layers = sum(name.startswith("self_k") for name in state)
@@ -114,9 +115,9 @@ class HFSeq2Seq(SequenceModel):
             self._check(state["self_k0"].size(2) + 1, self.max_target_len, "target")
             own = [(state[f"self_k{i}"], state[f"self_v{i}"]) for i in range(layers)]
             cross = [(state[f"cross_k{i}"], state[f"cross_v{i}"]) for i in range(layers)]
-            cache = EncoderDecoderCache(DynamicCache(own), DynamicCache(cross))
+            cache = EncoderDecoderCache(dynamic_cache(own), dynamic_cache(cross))
         else:
-            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+            cache = EncoderDecoderCache(dynamic_cache([]), dynamic_cache([]))
         out = self.model(
             encoder_outputs=BaseModelOutput(last_hidden_state=state["memory"]),
             attention_mask=state["src_mask"],

@@ -48,6 +48,18 @@ def cache_argument(model: nn.Module) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def dynamic_cache(past: list[tuple[Tensor, Tensor]]):
+    """A `DynamicCache` holding `past` without copying it (`DynamicCache(past)` concatenates
+    every layer onto an empty tensor: a copy of the whole cache at each decoding step)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for i, (keys, values) in enumerate(past):
+        cache.update(keys[..., :0, :], values[..., :0, :], i)  # creates and initialises layer i
+        cache.layers[i].keys, cache.layers[i].values = keys, values
+    return cache
+
+
 def layer_tensors(cache) -> list[tuple[Tensor, Tensor]]:
     """A `DynamicCache`'s per-layer (keys, values), batch-first (B, heads, t, head_dim)."""
     return [(layer.keys, layer.values) for layer in cache.layers]
