@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.cli import cli_env, error_line, run_entry, run_folders, run_in_process
-from helpers.resume import assert_same_run, last_state
+from helpers.cli import cli_env, error_line, run_folders, run_in_process
+from helpers.resume import KILLED_AT_4_OF_6, assert_sigterm_resume_is_exact
 from seqlab.runs.checkpoints import load_checkpoint
 
 pytest.importorskip("transformers")
@@ -130,20 +130,6 @@ def test_plan_costs_it_as_the_transformer_of_its_widths(cli, folders):
 def test_resume_after_sigterm_equals_the_uninterrupted_run(tmp_path, data_root, cache_dir, folders):
     """BART's dropout (0.1) draws at every step: the resumed run must draw what it would have."""
     env = dict(cli_env(data_root, cache_dir, tmp_path, test_callbacks=True), OMP_NUM_THREADS="1")
-    args = [*MULTI30K, f"model.pretrained={folders['bart']}", *SHORT, "trainer.max_steps=6",
-            "trainer.val_check_interval=3", "trainer.log_every_n_steps=1",
-            "+callbacks.model_checkpoint.every_n_train_steps=3", "task.monitor=val/loss",
-            "test=false"]  # fmt: skip
-    kill = ["+callbacks.kill._target_=helpers.chaos.SignalAtStep", "+callbacks.kill.step=4"]
-
-    def train(name: str, *more: str, expect: int = 0) -> Path:
-        run_entry("train", *more, cwd=tmp_path, env=dict(env, SEQLAB_LOG_DIR=str(tmp_path / name)),
-                  expect=expect)  # fmt: skip
-        [run] = run_folders(tmp_path / name)
-        return run
-
-    reference = train("reference", *args)
-    run = train("killed", *args, *kill, expect=143)
-    assert last_state(run)["global_step"] == 4
-    train("killed", f"resume={run}", "~callbacks.kill")
-    assert_same_run(run, reference, 6)
+    assert_sigterm_resume_is_exact(
+        tmp_path, env, [*MULTI30K, f"model.pretrained={folders['bart']}", *SHORT, *KILLED_AT_4_OF_6]
+    )

@@ -109,3 +109,15 @@ def shakespeare_lines(data_root: Path, n: int = 400) -> list[str]:
     """The first ``n`` lines of tinyshakespeare, to train a tokenizer on."""
     with open(data_root / "tinyshakespeare" / "input.txt", encoding="utf-8") as f:
         return [next(f) for _ in range(n)]
+
+
+def decoding_strategies() -> list:
+    """Greedy, sampling (2 samples) and beam (3) over 12 new tokens: what the adapters' cached ==
+    uncached tests decode with."""
+    from seqlab.generation.options import DecodingOptions
+
+    return [
+        DecodingOptions("greedy", 0, 0, max_new_tokens=12),
+        DecodingOptions("sample", 0, 0, max_new_tokens=12, n_best=2, seed=3),
+        DecodingOptions("beam", 0, 0, max_new_tokens=12, beam_size=3, n_best=3),
+    ]

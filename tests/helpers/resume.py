@@ -44,3 +44,29 @@ def assert_same_run(run: Path, reference: Path, steps: int) -> None:
     assert metric_rows(run) == metric_rows(reference)
     results = [json.loads((r / "results.json").read_text())["metrics"] for r in (run, reference)]
     assert results[0] == results[1]
+
+
+# Validation and a periodic last.ckpt every 3 steps, stopped by SIGTERM at step 4 of 6.
+KILLED_AT_4_OF_6 = ["trainer.max_steps=6", "trainer.val_check_interval=3",
+                    "trainer.log_every_n_steps=1", "+callbacks.model_checkpoint.every_n_train_steps=3",
+                    "task.monitor=val/loss", "test=false"]  # fmt: skip
+
+
+def assert_sigterm_resume_is_exact(tmp_path: Path, env: dict, args: list[str]) -> None:
+    """Train `args` uninterrupted, and again stopped by SIGTERM at step 4 then resumed in place:
+    the two runs end the same (`KILLED_AT_4_OF_6` belongs in `args`)."""
+    from helpers.cli import run_entry, run_folders
+
+    kill = ["+callbacks.kill._target_=helpers.chaos.SignalAtStep", "+callbacks.kill.step=4"]
+
+    def train(name: str, *more: str, expect: int = 0) -> Path:
+        run_entry("train", *more, cwd=tmp_path, env=dict(env, SEQLAB_LOG_DIR=str(tmp_path / name)),
+                  expect=expect)  # fmt: skip
+        [run] = run_folders(tmp_path / name)
+        return run
+
+    reference = train("reference", *args)
+    run = train("killed", *args, *kill, expect=143)
+    assert last_state(run)["global_step"] == 4
+    train("killed", f"resume={run}", "~callbacks.kill")
+    assert_same_run(run, reference, 6)

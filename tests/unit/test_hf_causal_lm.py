@@ -14,6 +14,7 @@ from seqlab.generation.options import DecodingOptions
 
 transformers = pytest.importorskip("transformers")
 
+from helpers.hf import decoding_strategies  # noqa: E402
 from seqlab.models.hf.causal_lm import N_SPECIAL, HFCausalLM, plain_config  # noqa: E402
 
 HF_VOCAB = 50
@@ -69,11 +70,7 @@ def test_specials_in_are_the_models_bos_eos_and_pad():
         assert torch.allclose(net(with_specials)[..., N_SPECIAL + 1 :], hf(as_hf).logits[..., 1:])
 
 
-STRATEGIES = [
-    DecodingOptions("greedy", 0, 0, max_new_tokens=12),
-    DecodingOptions("sample", 0, 0, max_new_tokens=12, n_best=2, seed=3),
-    DecodingOptions("beam", 0, 0, max_new_tokens=12, beam_size=3, n_best=3),
-]
+STRATEGIES = decoding_strategies()
 
 
 @pytest.mark.parametrize("options", STRATEGIES, ids=lambda o: o.strategy)

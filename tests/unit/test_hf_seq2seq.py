@@ -15,6 +15,7 @@ from seqlab.generation.options import DecodingOptions
 
 transformers = pytest.importorskip("transformers")
 
+from helpers.hf import decoding_strategies  # noqa: E402
 from seqlab.models.hf.seq2seq import HFSeq2Seq  # noqa: E402
 from seqlab.models.hf.vocab import N_SPECIAL, plain_config  # noqa: E402
 
@@ -110,11 +111,7 @@ def test_one_step_at_a_time_gives_the_teacher_forced_logits(kind):
     assert all(after[k] is state[k] for k in ("memory", "src_mask", "cross_k0", "cross_v1"))
 
 
-STRATEGIES = [
-    DecodingOptions("greedy", 0, 0, max_new_tokens=12),
-    DecodingOptions("sample", 0, 0, max_new_tokens=12, n_best=2, seed=3),
-    DecodingOptions("beam", 0, 0, max_new_tokens=12, beam_size=3, n_best=3),
-]
+STRATEGIES = decoding_strategies()
 
 
 @pytest.mark.parametrize("options", STRATEGIES, ids=lambda o: o.strategy)
