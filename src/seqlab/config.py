@@ -137,6 +137,10 @@ class Model:
     init_from: str | None = None  # model=gpt: a GPT-2 folder to start from (seqlab.runs.pretrained)
     pretrained: str | None = None  # model=hf_causal_lm / hf_seq2seq: a transformers folder or hub
     config: Any | None = None  # model=hf_causal_lm / hf_seq2seq: its transformers config
+    freeze: list[str] = dataclasses.field(default_factory=list)  # parts not to train
+    gradient_checkpointing: bool = False  # model=hf_*: recompute activations in the backward
+    adapter: str | None = None  # model=hf_*: lora
+    lora: Any | None = None  # model.adapter=lora's settings (seqlab.models.hf.finetune)
 
 
 @dataclasses.dataclass
@@ -393,6 +397,7 @@ def validate(cfg: DictConfig) -> None:
     compile_kwargs(plain["model"].get("compile"))
     DecodingOptions.from_config(plain["decoding"])
     _check_target("model.net", plain["model"]["net"])
+    check_finetune(plain["model"])
     for section in ("optimizer", "scheduler", "trainer"):
         if plain.get(section):
             _check_target(section, plain[section])
@@ -401,6 +406,65 @@ def validate(cfg: DictConfig) -> None:
             _check_target(f"{group}.{name}", value)
     check_logger_packages(plain.get("logger") or {})
     check_ranges(plain)
+
+
+# Models whose parts `model.freeze` can name, as the user picks them.
+FREEZABLE = (
+    "gpt",
+    "transformer_seq2seq",
+    "gru_seq2seq",
+    "lstm_seq2seq",
+    "hf_causal_lm",
+    "hf_seq2seq",
+)
+LORA_RANGES = {"r": (lambda v: isinstance(v, int) and _positive(v), "a positive integer"),
+               "alpha": (_positive, "a positive number"), "dropout": (_fraction, "in [0, 1)")}  # fmt: skip
+
+
+def check_finetune(model: Mapping) -> None:
+    """``model.freeze``, ``gradient_checkpointing`` and ``adapter``: known names, on models that
+    have them (the parts of one architecture are checked when the network is built)."""
+    from seqlab.models.hf.finetune import ADAPTERS, LORA_KEYS
+    from seqlab.models.parts import PART_NAMES
+    from seqlab.runs.hf import ADAPTERS as HF_MODELS
+
+    target = str(model["net"].get("_target_"))
+    for name in model.get("freeze") or []:
+        if name not in PART_NAMES:
+            raise SeqlabError(f"config key 'model.freeze': {name!r} is not a part; choose from "
+                              f"{', '.join(PART_NAMES)}")  # fmt: skip
+        if not hasattr(get_object(target), "parts"):
+            raise SeqlabError(f"config key 'model.freeze': {target.rsplit('.', 1)[-1]} has no parts "
+                              f"to freeze; models that do: {', '.join(FREEZABLE)}")  # fmt: skip
+    hf = target in HF_MODELS
+    for key in ("gradient_checkpointing", "adapter"):
+        if model.get(key) and not hf:
+            raise SeqlabError(f"config key 'model.{key}': only model=hf_causal_lm and "
+                              f"model=hf_seq2seq support it; leave it unset")  # fmt: skip
+    adapter = model.get("adapter")
+    if adapter is None:
+        return
+    if adapter not in ADAPTERS:
+        raise SeqlabError(f"config key 'model.adapter': {adapter!r} is not valid; choose null or "
+                          f"{', '.join(ADAPTERS)}")  # fmt: skip
+    if not model.get("pretrained"):
+        raise SeqlabError("config key 'model.adapter': LoRA trains on pre-trained weights that "
+                          "checkpoints do not store; set model.pretrained=<hub name or folder>")  # fmt: skip
+    lora = model.get("lora") or {}
+    for key in lora:
+        if key not in LORA_KEYS:
+            raise SeqlabError(f"unknown config key 'model.lora.{key}'; valid keys of model.lora: "
+                              f"{', '.join(LORA_KEYS)}")  # fmt: skip
+    for key, (ok, what) in LORA_RANGES.items():
+        if not ok(lora.get(key)):
+            raise SeqlabError(f"config key 'model.lora.{key}': {lora.get(key)!r} is not valid; "
+                              f"give {what}")  # fmt: skip
+    modules = lora.get("target_modules")
+    if modules is not None and not (isinstance(modules, list) and modules
+                                    and all(isinstance(m, str) for m in modules)):  # fmt: skip
+        raise SeqlabError(f"config key 'model.lora.target_modules': {modules!r} is not valid; give "
+                          "a list of module names, e.g. [q_proj, v_proj], or null for peft's "
+                          "default")  # fmt: skip
 
 
 # Loggers whose library is an optional extra: (class name, module, extra).

@@ -20,7 +20,13 @@ def train(cfg: DictConfig) -> float | None:
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     from seqlab.config import validate
-    from seqlab.lit.build import build_datamodule, build_module, build_net, build_trainer
+    from seqlab.lit.build import (
+        build_datamodule,
+        build_module,
+        build_net,
+        build_trainer,
+        prepare_training,
+    )
     from seqlab.lit.loggers import final_metric_names, final_scores, log_final, log_run_config
     from seqlab.models.utils import count_parameters
     from seqlab.planning.format import format_line
@@ -85,6 +91,7 @@ def train(cfg: DictConfig) -> float | None:
         load_weights(net, ckpt, start)
     elif pretrained:
         pretrained["load"](net)
+    prepare_training(net, cfg.model, verbose=rank_zero_only.rank == 0)
     module = build_module(cfg, datamodule.tokenizer_states(), net, run.run_id)
     module.data_fingerprint = datamodule.data_fingerprint
     if rank_zero_only.rank == 0:

@@ -12,6 +12,7 @@ from lightning.pytorch.plugins.precision import MixedPrecision
 from torch import nn
 
 from seqlab.lit.optim import build_optimizer
+from seqlab.models.utils import trainable_names
 from seqlab.runs.model_card import card_facts
 
 
@@ -156,6 +157,10 @@ class SeqlabModule(L.LightningModule):
         return module.to(map_location) if isinstance(map_location, (str, torch.device)) else module
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if getattr(self.net, "stores_trainable_only", False):  # LoRA: the base is model.pretrained
+            keep = {f"net.{name}" for name in trainable_names(self.net)}
+            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items()
+                                        if k in keep}  # fmt: skip
         # Plain containers only, so `torch.load(weights_only=True)` can read the checkpoint.
         checkpoint["seqlab"] = {
             "tokenizers": self.tokenizer_states,
@@ -164,3 +169,9 @@ class SeqlabModule(L.LightningModule):
             "data_fingerprint": self.data_fingerprint,
             "card": card_facts(self.run_config) if self.run_config else None,
         }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint of the trainable tensors only (LoRA) loads over the base weights this
+        module already holds (`load_weights` put them there), so loading stays strict."""
+        if getattr(self.net, "stores_trainable_only", False):
+            checkpoint["state_dict"] = {**self.state_dict(), **checkpoint["state_dict"]}

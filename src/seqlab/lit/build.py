@@ -66,6 +66,40 @@ def build_net(model_cfg: DictConfig, tokenizers: dict[str, Any]) -> torch.nn.Mod
     return net
 
 
+def prepare_training(
+    net: torch.nn.Module, model_cfg: DictConfig, verbose: bool = True
+) -> list[str]:
+    """``model.freeze`` and ``model.gradient_checkpointing`` on the built network. The lines it
+    prints (and returns) say what trains: the run's log must not hide a frozen part."""
+    from seqlab.errors import SeqlabError
+    from seqlab.models.parts import FreezeError, describe, freeze
+    from seqlab.models.utils import count_parameters
+
+    lines = []
+    names = list(model_cfg.get("freeze") or [])
+    if names:
+        try:
+            lines += describe(names, freeze(net, names))
+        except FreezeError as e:
+            raise SeqlabError(str(e)) from None
+    if model_cfg.get("gradient_checkpointing"):
+        net.enable_gradient_checkpointing()
+        lines.append("model.gradient_checkpointing: activations recomputed in the backward pass")
+    if model_cfg.get("adapter"):
+        lora = OmegaConf.to_container(model_cfg.lora, resolve=True)
+        lines.append(
+            f"model.adapter: {model_cfg.adapter} " + ", ".join(f"{k}={v}" for k, v in lora.items())
+        )
+    counts = count_parameters(net)
+    share = counts["trainable"] / max(counts["total"], 1)
+    lines.append(
+        f"trainable parameters: {counts['trainable']:,} of {counts['total']:,} ({share:.2%})"
+    )
+    if verbose:
+        print("\n".join(lines), flush=True)
+    return lines
+
+
 def build_module(
     cfg: DictConfig, tokenizer_states: dict, net: torch.nn.Module, run_id: str | None = None
 ) -> SeqlabModule:

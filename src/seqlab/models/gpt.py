@@ -66,6 +66,11 @@ class GPT(LanguageModel):
         if tie_embeddings:
             self.lm_head.weight = self.embed.token.weight
 
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """What ``model.freeze`` can name; a tied lm_head is the token table itself."""
+        return {"embeddings": [self.embed], "decoder": [self.blocks, self.ln_f],
+                "lm_head": [self.lm_head]}  # fmt: skip
+
     def _check_context(self, length: int) -> None:
         if length > self.block_size:
             raise ValueError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from seqlab.models.interface import Seq2SeqModel
 from seqlab.models.rnn_cells import check_cell
@@ -59,6 +59,11 @@ class RNNSeq2Seq(Seq2SeqModel):
         self.decoder = DECODERS[attention](
             tgt_vocab_size, embed_dim, hidden_size, num_layers, dropout, pad_id, cell
         )
+
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """What ``model.freeze`` can name."""
+        embeddings = [self.encoder.embedding, self.decoder.embedding]
+        return {"embeddings": embeddings, "encoder": [self.encoder], "decoder": [self.decoder]}
 
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced (or scheduled-sampling) decoding.

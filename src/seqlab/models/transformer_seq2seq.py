@@ -217,6 +217,11 @@ class TransformerSeq2Seq(Seq2SeqModel):
             if src_vocab_size == tgt_vocab_size:
                 self.encoder.embed.token.weight = self.decoder.embed.token.weight
 
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """What ``model.freeze`` can name; tied tables are one tensor across these parts."""
+        return {"embeddings": [self.encoder.embed, self.decoder.embed], "encoder": [self.encoder],
+                "decoder": [self.decoder], "lm_head": [self.decoder.lm_head]}  # fmt: skip
+
     def forward(self, src: Tensor, tgt_in: Tensor, src_lengths: Tensor | None = None) -> Tensor:
         """Teacher-forced decoding: src (B, S), tgt_in (B, T) -> logits (B, T, V_tgt).
 

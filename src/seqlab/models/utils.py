@@ -14,14 +14,23 @@ def count_parameters(module: nn.Module) -> dict[str, int]:
     (token and learned positional tables; Kaplan et al.'s non-embedding count leaves them out).
 
     Returns:
-        ``{"total": ..., "embedding": ..., "non_embedding": ...}`` in scalar parameters.
+        ``{"total": ..., "embedding": ..., "non_embedding": ..., "trainable": ...}`` in scalar
+        parameters ("trainable": those with ``requires_grad``; fewer under ``model.freeze`` or LoRA).
     """
     total = sum(p.numel() for p in module.parameters())  # parameters() yields a tied tensor once
     tables = {
         id(m.weight): m.weight.numel() for m in module.modules() if isinstance(m, nn.Embedding)
     }
     embedding = sum(tables.values())
-    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"total": total, "embedding": embedding, "non_embedding": total - embedding,
+            "trainable": trainable}  # fmt: skip
+
+
+def trainable_names(module: nn.Module) -> set[str]:
+    """Names of the parameters that train (a tied tensor under its first name, as
+    ``state_dict`` holds it under every name)."""
+    return {name for name, p in module.named_parameters() if p.requires_grad}
 
 
 def reorder_state(state: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:

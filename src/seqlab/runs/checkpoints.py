@@ -135,11 +135,22 @@ def check_tokenizer_kind(ckpt: dict, kind: str, path: str) -> None:
 
 
 def load_weights(net: torch.nn.Module, ckpt: dict, path: str) -> None:
-    """Copy the checkpoint's network weights; a different architecture is refused in one line."""
+    """Copy the checkpoint's network weights; a different architecture is refused in one line.
+
+    A LoRA checkpoint holds the adapter alone: the base weights are re-loaded from the run's
+    ``model.pretrained`` first (the same folder or hub snapshot must still be there)."""
     prefix = "net."
     state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    partial = getattr(net, "stores_trainable_only", False)  # LoRA: the adapter alone is stored
+    if partial:
+        from seqlab.models.utils import trainable_names
+        from seqlab.runs.hf import load_base_weights
+
+        load_base_weights(net, ckpt["seqlab"]["config"]["model"])
     try:
-        net.load_state_dict(state)
+        net.load_state_dict(state, strict=not partial)
+        if partial and set(state) != trainable_names(net):
+            raise RuntimeError("not the adapter's tensors")
     except RuntimeError:
         trained = ckpt["seqlab"]["config"]["model"]["net"]["_target_"]
         raise SeqlabError(

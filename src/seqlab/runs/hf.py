@@ -84,6 +84,8 @@ def apply_hf_pretrained(cfg: DictConfig) -> dict[str, Callable[[Any], None]] | N
         with open_dict(cfg):
             cfg.model.config = fields
     _check_lengths(cfg, config, seq2seq=adapter.model == "hf_seq2seq")
+    if cfg.model.get("adapter"):
+        _check_lora(cfg, config)
     if not name:
         return None
     return {"load": lambda net: _load_weights(net, folder, adapter.auto_class)}
@@ -129,6 +131,19 @@ def _from_scratch(cfg: DictConfig, seq2seq: bool) -> dict[str, Any]:
     return fields
 
 
+def _check_lora(cfg: DictConfig, config) -> None:
+    """peft is installed and knows which modules to adapt (its defaults cover common types)."""
+    try:
+        from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+    except ImportError:
+        raise SeqlabError("config key 'model.adapter': LoRA needs peft; pip install "
+                          "'seqlab[hf]'") from None  # fmt: skip
+    if cfg.model.lora.get("target_modules") is None and config.model_type not in DEFAULTS:
+        raise SeqlabError(f"config key 'model.lora.target_modules': peft has no default for "
+                          f"model_type {config.model_type}; name the modules, e.g. "
+                          "model.lora.target_modules=[q_proj,v_proj]")  # fmt: skip
+
+
 def _load_weights(net, folder, auto_class: str) -> None:
     """The folder's weights into the adapter's `transformers` model (same config, same names)."""
     import transformers
@@ -136,4 +151,13 @@ def _load_weights(net, folder, auto_class: str) -> None:
 
     logging.disable_progress_bar()  # a bar per load would interleave with the run's output
     model = getattr(transformers, auto_class).from_pretrained(folder)
-    net.model.load_state_dict(model.state_dict())
+    net.load_pretrained_state(model.state_dict())
+
+
+def load_base_weights(net, model_cfg: dict[str, Any]) -> None:
+    """Re-load the pre-trained weights a checkpoint left out (LoRA: it stores the adapter only)
+    from the run's ``model.pretrained``."""
+    from seqlab.hub import resolve_pretrained
+
+    adapter = ADAPTERS[str(model_cfg["net"]["_target_"])]
+    _load_weights(net, resolve_pretrained(str(model_cfg["pretrained"])), adapter.auto_class)

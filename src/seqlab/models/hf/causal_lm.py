@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from seqlab.models.hf.finetune import FineTuning
 from seqlab.models.hf.vocab import (  # noqa: F401  (N_SPECIAL, hf_config, plain_config: public here too)
     N_SPECIAL,
     VocabMap,
@@ -27,7 +28,7 @@ from seqlab.models.hf.vocab import (  # noqa: F401  (N_SPECIAL, hf_config, plain
 from seqlab.models.interface import LanguageModel, State
 
 
-class HFCausalLM(LanguageModel):
+class HFCausalLM(FineTuning, LanguageModel):
     """``AutoModelForCausalLM.from_config`` with seqlab's ids, logits and cache.
 
     Args:
@@ -35,11 +36,20 @@ class HFCausalLM(LanguageModel):
         config: The model's config as a plain dict (``config.to_dict()``), ``model_type`` included;
             ``vocab_size`` defaults to the tokenizer's.
         block_size: Longest context; at most the model's positions.
+        adapter: ``lora`` to train LoRA layers only (``seqlab.models.hf.finetune``), or None.
+        lora: LoRA settings (``model.lora``: r, alpha, dropout, target_modules).
     """
 
     masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
 
-    def __init__(self, vocab_size: int, config: dict[str, Any], block_size: int | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        config: dict[str, Any],
+        block_size: int | None = None,
+        adapter: str | None = None,
+        lora: dict[str, Any] | None = None,
+    ):
         super().__init__()
         from transformers import AutoModelForCausalLM
 
@@ -59,6 +69,7 @@ class HFCausalLM(LanguageModel):
         self.eos = self.vocab.eos
         self.model = AutoModelForCausalLM.from_config(self.config)
         self._cache_arg = cache_argument(self.model)
+        self.add_adapter(adapter, lora)
 
     def hf_ids(self, idx: Tensor) -> Tensor:
         """seqlab ids (B, T) -> the model's ids (B, T)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
+from seqlab.models.hf.finetune import FineTuning
 from seqlab.models.hf.vocab import (
     N_SPECIAL,
     VocabMap,
@@ -27,7 +28,7 @@ from seqlab.models.hf.vocab import (
 from seqlab.models.interface import SequenceModel, State
 
 
-class HFSeq2Seq(SequenceModel):
+class HFSeq2Seq(FineTuning, SequenceModel):
     """``AutoModelForSeq2SeqLM.from_config`` with seqlab's ids, logits and decoding state.
 
     Args:
@@ -38,6 +39,8 @@ class HFSeq2Seq(SequenceModel):
             ``vocab_size`` defaults to the tokenizer's.
         max_len: Longest source or target; at most the model's learned positions (None: those,
             or any length for relative positions such as T5's).
+        adapter: ``lora`` to train LoRA layers only (``seqlab.models.hf.finetune``), or None.
+        lora: LoRA settings (``model.lora``: r, alpha, dropout, target_modules).
     """
 
     masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
@@ -49,6 +52,8 @@ class HFSeq2Seq(SequenceModel):
         pad_id: int = 0,
         config: dict[str, Any] | None = None,
         max_len: int | None = None,
+        adapter: str | None = None,
+        lora: dict[str, Any] | None = None,
     ):
         super().__init__()
         from transformers import AutoModelForSeq2SeqLM
@@ -68,6 +73,7 @@ class HFSeq2Seq(SequenceModel):
         self.vocab = VocabMap(tgt_vocab_size, self.config, pad, pad if start is None else start)
         self.model = AutoModelForSeq2SeqLM.from_config(self.config)
         self._cache_arg = cache_argument(self.model)
+        self.add_adapter(adapter, lora)
 
     def _check(self, length: int, limit: int | None, what: str) -> None:
         if limit is not None and length > limit:
