@@ -45,6 +45,12 @@ def _peak(t: dict[str, Any]) -> str:
     return f"{t['utilization']:.0%} of {si(t['peak_flops'], 'FLOP/s')} ({t['peak_source']})"
 
 
+def _trainable(p: dict[str, Any], sep: str) -> str:
+    """``, 2.0K trainable`` when some parameters are frozen (``model.freeze``, LoRA), else ``""``."""
+    trainable = p.get("trainable", p["total"])  # absent from plans written before freezing
+    return f"{sep}{si(trainable)} trainable" if trainable < p["total"] else ""
+
+
 def format_line(plan: dict[str, Any]) -> str:
     """The whole plan in one line (seqlab-train prints it before training)."""
     p, f, m, d, s, t = (plan[k] for k in ("parameters", "flops", "memory", "data", "steps", "time"))
@@ -53,7 +59,8 @@ def format_line(plan: dict[str, Any]) -> str:
         f" x{dev['count']} {dev['accelerator']} ({dev['strategy']})" if dev["count"] > 1 else ""
     )
     parts = [
-        f"plan: {plan['model']} {si(p['total'])} params ({si(p['non_embedding'])} non-embedding)",
+        f"plan: {plan['model']} {si(p['total'])} params ({si(p['non_embedding'])} non-embedding"
+        f"{_trainable(p, ', ')})",
         f"train {si(f['train_per_token'], 'FLOP')}/token, {si(f['per_step'], 'FLOP')}/step",
         f"generate {si(f['generate_per_token'], 'FLOP')}/token",
         f"memory/device {size(m['peak'])} (activations {size(m['activations'])}, "
@@ -83,7 +90,7 @@ def format_text(plan: dict[str, Any], title: str) -> str:
         (f"seqlab-plan: {title} ({plan['model']}) on {devices}, {dev['strategy']}, "
          f"precision {dev['precision']}"),
         f"  parameters       {si(p['total'])}: {si(p['embedding'])} embedding, "
-        f"{si(p['non_embedding'])} non-embedding",
+        f"{si(p['non_embedding'])} non-embedding{_trainable(p, '; ')}",
         f"  vocabulary       {vocab} ({d['source']})",
         f"  batch / device   {b['sequences']:.1f} sequences x {lengths} tokens (mean), "
         f"{b['tokens']:,.0f} target tokens; {b['accumulate']} batch(es) per step",

@@ -45,6 +45,7 @@ def memory_per_device(
     world: int = 1,
     largest: int = 0,
     foreach: bool = False,
+    trainable: int | None = None,
 ) -> dict[str, int]:
     """Bytes per device; activations are those of the largest batch.
 
@@ -61,21 +62,24 @@ def memory_per_device(
         world: Devices training together.
         largest: Elements of the largest parameter tensor.
         foreach: The optimizer updates all parameters at once (multi-tensor kernels).
+        trainable: Parameters that get gradients and optimizer states (``model.freeze``, LoRA);
+            None: all of them.
 
     Returns:
         Bytes of weights, optimizer, gradients, buckets, activations, and the peak.
     """
     shard = world if strategy == "fsdp" else 1
-    grads = n_params * prec.grads / shard
+    trainable = n_params if trainable is None else trainable
+    grads = trainable * prec.grads / shard
     logits = 2.0 * np.asarray(shapes.batch * shapes.tgt_len) * out_vocab
     mask_bytes = prec.activations if cpu else 1
     saved = (np.asarray(cost.saved) + logits) * prec.activations
     memory = {
         "weights": n_params * prec.weights / shard,
-        "optimizer": states * n_params * prec.states / shard,
+        "optimizer": states * trainable * prec.states / shard,
         "gradients": grads,
-        "update": grads if foreach else 2 * largest * prec.grads,
-        "buckets": n_params * prec.grads if strategy == "ddp" and world > 1 else 0,
+        "update": grads if foreach else 2 * min(largest, trainable) * prec.grads,
+        "buckets": trainable * prec.grads if strategy == "ddp" and world > 1 else 0,
         "activations": float(np.max(saved + np.asarray(cost.masks) * mask_bytes)),
     }
     memory = {k: round(v) for k, v in memory.items()}

@@ -18,7 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.prepare import LAYOUTS
 from seqlab.data.tokenizers import PAD_ID
+from seqlab.errors import SeqlabError
 from seqlab.models.build import instantiate_net
+from seqlab.models.parts import FreezeError, freeze
 from seqlab.models.utils import count_parameters
 from seqlab.planning.architectures import forward_cost, generation_flops
 from seqlab.planning.data import data_stats, lm_batches, pair_batches, prefix_batches
@@ -48,6 +50,10 @@ def _parameters(cfg: DictConfig, vocab: dict[str, int]) -> tuple[dict[str, int],
     tokenizers = {role: SimpleNamespace(vocab_size=v) for role, v in vocab.items()}
     with torch.device("meta"):
         net = instantiate_net(_plain(cfg.model), tokenizers, PAD_ID)
+    try:
+        freeze(net, list(cfg.model.get("freeze") or []))
+    except FreezeError as e:
+        raise SeqlabError(str(e)) from None
     return count_parameters(net), max(p.numel() for p in net.parameters())
 
 
@@ -137,6 +143,7 @@ def make_plan(cfg: DictConfig, fixed_tokenizers: dict | None = None) -> dict[str
     memory = memory_per_device(
         cost, shapes, vocab if lm else vocab[1], params["total"], prec,
         optimizer_states(optimizer), device == "cpu", strategy, world, largest, foreach,
+        params["trainable"],
     )  # fmt: skip
     per_epoch, total = _steps(trainer, batches.per_epoch)
     steps = {"per_epoch": per_epoch, "total": total}

@@ -76,6 +76,13 @@ def card_facts(cfg: Mapping[str, Any]) -> dict[str, Any]:
         "family": model.get("family"),
         "size": dict(cfg.get("size") or {}),
         "net": {k: v for k, v in model["net"].items() if not k.startswith("_")},
+        "fine_tuning": {
+            "pretrained": model.get("pretrained") or model.get("init_from"),
+            "freeze": list(model.get("freeze") or []),
+            "gradient_checkpointing": bool(model.get("gradient_checkpointing")),
+            "adapter": model.get("adapter"),
+            "lora": dict(model.get("lora") or {}) if model.get("adapter") else None,
+        },
         "task": {"name": task["name"], "kind": task["kind"]},
         "data": {
             "name": data["name"],
@@ -145,6 +152,25 @@ def _metrics(results: Mapping[str, Any], decoding: Mapping[str, Any] | None) -> 
     return [*table, "", f"Decoding: {how}"]
 
 
+def _fine_tuning(facts: Mapping[str, Any] | None) -> list[str]:
+    """The card's lines on what was trained on top of what (none for a model from scratch)."""
+    if not facts or not (facts["pretrained"] or facts["freeze"] or facts["adapter"]):
+        return []
+    lines = [f"- Starting weights: {facts['pretrained'] or 'trained from scratch'}"]
+    if facts["adapter"] == "lora":
+        lora = facts["lora"]
+        targets = lora.get("target_modules") or "peft's default for the architecture"
+        lines.append(f"- LoRA: rank {lora.get('r')}, alpha {lora.get('alpha')}, dropout "
+                     f"{lora.get('dropout')}, on {targets}; only the adapter was trained and the "
+                     "checkpoints hold only it (the base weights are the starting weights)")  # fmt: skip
+    if facts["freeze"]:
+        lines.append(f"- Frozen parts: {', '.join(facts['freeze'])} (with any weights tied to "
+                     "them)")  # fmt: skip
+    if facts["gradient_checkpointing"]:
+        lines.append("- Gradient checkpointing: on (activations recomputed in the backward pass)")
+    return lines
+
+
 def render(cfg: Mapping[str, Any], results: Mapping[str, Any], env: Mapping[str, Any]) -> str:
     """The card's Markdown text."""
     f = card_facts(cfg)
@@ -157,7 +183,10 @@ def render(cfg: Mapping[str, Any], results: Mapping[str, Any], env: Mapping[str,
             f"- Architecture: {f['architecture']} ({f['family']}): "
             + ", ".join(f"{k}={v}" for k, v in f["net"].items()),
             f"- Parameters: {params.get('total', 0):,} "
-            f"({params.get('non_embedding', 0):,} non-embedding)",
+            f"({params.get('non_embedding', 0):,} non-embedding"
+            + (f"; {params['trainable']:,} trainable" if "trainable" in params else "")
+            + ")",
+            *_fine_tuning(f["fine_tuning"]),
             f"- Task: {f['task']['name']}"
             + (f" ({f['task']['kind']})" if f["task"]["kind"] != f["task"]["name"] else ""),
             f"- Tokenizer: {tok['kind']}"
