@@ -1,6 +1,7 @@
 """seqlab-export: a trained seqlab GPT as a `transformers` GPT-2 folder (config.json,
 model.safetensors, tokenizer files) that `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained`
-load without seqlab."""
+load without seqlab; a model=hf_causal_lm / hf_seq2seq run as its own `transformers` model (LoRA
+merged in, or the adapter alone: `seqlab.runs.hf_export`)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from seqlab.errors import SeqlabError
 
 # Where export is impossible, and what to do instead.
 NO_EQUIVALENT = (
-    "only seqlab's GPT (model=gpt) has an exact transformers architecture (GPT-2); "
-    'encoder–decoders and recurrent models stay seqlab checkpoints (README "Exporting models")'
+    "only seqlab's GPT (model=gpt) has an exact transformers architecture (GPT-2), besides "
+    "model=hf_causal_lm / hf_seq2seq; seqlab's encoder–decoders and recurrent models stay seqlab "
+    'checkpoints (README "Exporting models")'
 )
 
 
@@ -47,15 +49,23 @@ def export(cfg: DictConfig) -> Path:
             "seqlab-export needs transformers and safetensors: pip install 'seqlab[hf]'"
         ) from None
     from seqlab.generation.text import load_model
+    from seqlab.models.hf.finetune import FineTuning
 
     ckpt = load_checkpoint(cfg.ckpt_path)
     net, tokenizers, _ = load_model(ckpt, cfg.ckpt_path)
-    if not isinstance(net, GPT):
+    hf = isinstance(net, FineTuning)
+    if not isinstance(net, GPT) and not hf:
         raise SeqlabError(f"{cfg.ckpt_path} holds a {type(net).__name__}: {NO_EQUIVALENT}")
     out = Path(cfg.out).expanduser()
     if out.exists() and any(out.iterdir()) and not cfg.overwrite:
         raise SeqlabError(f"out={out} is not empty; choose a new folder or pass overwrite=true")
     out.mkdir(parents=True, exist_ok=True)
+    if hf:
+        from seqlab.runs.hf_export import export_hf
+
+        what = export_hf(net, ckpt, str(cfg.ckpt_path), out, bool(cfg.adapter_only))
+        print(f"exported {type(net).__name__} ({cfg.ckpt_path}) as {what}: {out}")
+        return out
     [tokenizer] = tokenizers.values()  # a language model reads one vocabulary
     config = GPT2Config(**gpt2.gpt2_config(net, tokenizer.vocab_size), bos_token_id=tokenizer.bos_id,
                         eos_token_id=tokenizer.eos_id, pad_token_id=tokenizer.pad_id)  # fmt: skip

@@ -121,3 +121,25 @@ def decoding_strategies() -> list:
         DecodingOptions("sample", 0, 0, max_new_tokens=12, n_best=2, seed=3),
         DecodingOptions("beam", 0, 0, max_new_tokens=12, beam_size=3, n_best=3),
     ]
+
+
+def same_logits(net, model, seq2seq: bool = False, atol: float = 1e-5) -> None:
+    """A seqlab adapter ``net`` and a `transformers` (or peft) ``model`` compute the same logits
+    on the model's own ids (seqlab's id ``i + 6`` is the model's ``i``; specials left out)."""
+    import torch
+
+    from seqlab.models.hf.vocab import N_SPECIAL
+
+    torch.manual_seed(0)
+    src = torch.randint(N_SPECIAL + 10, N_SPECIAL + 200, (2, 9))
+    tgt = torch.randint(N_SPECIAL + 10, N_SPECIAL + 200, (2, 7))
+    net.eval(), model.eval()
+    with torch.no_grad():
+        if seq2seq:
+            ours = net(src, tgt)
+            theirs = model(input_ids=src - N_SPECIAL, decoder_input_ids=tgt - N_SPECIAL).logits
+        else:
+            ours, theirs = net(src), model(input_ids=src - N_SPECIAL).logits
+    columns = slice(N_SPECIAL + 10, net.vocab.vocab_size)  # past the model's own specials
+    difference = (ours[..., columns] - theirs[..., 10 : columns.stop - N_SPECIAL]).abs().max()
+    assert difference < atol, f"logits differ by {difference}"
