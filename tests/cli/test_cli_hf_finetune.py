@@ -101,6 +101,16 @@ def test_loading_the_lora_checkpoint_rebuilds_the_trained_model(lora_run, gpt2_f
     assert (ours[..., 7:] - theirs[..., 1:]).abs().max() > 1e-4
 
 
+def test_seqlab_eval_of_the_lora_checkpoint_scores_what_training_did(cli, lora_run, tmp_path):
+    run, _ = lora_run
+    results = json.loads((run / "results.json").read_text())
+    cli("evaluate", f"ckpt_path={results['best']['checkpoint']}", "trainer.limit_test_batches=1",
+        expect=0)  # fmt: skip
+    [scored] = (tmp_path / "outputs" / "runs" / "eval").glob("*/results.json")
+    score = json.loads(scored.read_text())["metrics"]["test/loss"]
+    assert score == pytest.approx(results["metrics"]["test/loss"], rel=1e-5)
+
+
 def test_export_merges_lora_into_a_plain_transformers_folder(cli, lora_run, tmp_path):
     from seqlab.generation.text import load_model
 
