@@ -57,7 +57,7 @@ def lora_run(workdir, gpt2_folder):
 def bart_run(workdir, data_root):
     folder = save_tiny_seq2seq(workdir[0] / "tiny-bart", "bart", multi30k_lines(data_root))
     run, out = train(workdir, "frozen", *MULTI30K, f"model.pretrained={folder}",
-                     "model.freeze=[encoder]")  # fmt: skip
+                     "model.freeze=[encoder]", "model.gradient_checkpointing=true")  # fmt: skip
     return run, out, folder
 
 
@@ -99,6 +99,14 @@ def test_loading_the_lora_checkpoint_rebuilds_the_trained_model(lora_run, gpt2_f
     assert all(torch.equal(net.hf_model.get_input_embeddings().weight, w)
                for w in [base.get_input_embeddings().weight])  # fmt: skip
     assert (ours[..., 7:] - theirs[..., 1:]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("decoding", ["greedy", "beam"])
+def test_generate_from_the_lora_checkpoint(cli, lora_run, decoding):
+    path = lora_run[0] / "checkpoints" / "last.ckpt"
+    proc = cli("generate", f"ckpt_path={path}", "prompt=ROMEO:", f"decoding={decoding}",
+               "decoding.max_new_tokens=8", expect=0)  # fmt: skip
+    assert proc.stdout.strip()
 
 
 def test_seqlab_eval_of_the_lora_checkpoint_scores_what_training_did(cli, lora_run, tmp_path):
@@ -147,6 +155,8 @@ def test_export_adapter_only_writes_a_peft_folder(cli, lora_run, gpt2_folder, tm
 def test_a_frozen_encoder_keeps_its_pretrained_weights(bart_run):
     run, out, folder = bart_run
     assert "model.freeze: encoder frozen" in out
+    assert "model.gradient_checkpointing: activations recomputed" in out
+    assert json.loads((run / "results.json").read_text())["metrics"]["val/loss"] > 0
     assert "model.freeze: decoder shares model.model.shared.weight" in out  # BART's one table
     trained = load_checkpoint(run / "checkpoints" / "last.ckpt")["state_dict"]
     original = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).state_dict()
