@@ -39,6 +39,7 @@ class Loader:
     eval_batch_size: int | None = None
     max_tokens: int | None = None
     bucket_pool: int | None = None
+    bucket_by: str = "source"
     num_workers: int = 0
 
 
@@ -183,6 +184,7 @@ CHOICES = {
     "task.monitor_mode": ("min", "max"),
     "model.family": ("seq2seq", "lm"),
     "decoding.strategy": STRATEGIES,
+    "loader.bucket_by": ("source", "target"),
 }
 
 

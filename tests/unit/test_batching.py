@@ -46,6 +46,21 @@ def test_buckets_reduce_padding_compared_with_random_batches():
     assert padding(bucketed) < padding(random) / 2
 
 
+def test_buckets_by_target_length_pad_targets_less():
+    # SCAN-like: short sources, targets whose lengths vary a lot for one source length.
+    rng = np.random.default_rng(0)
+    src, tgt = rng.integers(1, 10, 3000), rng.integers(1, 49, 3000)
+
+    def decoder_steps(by):
+        batches = list(BucketBatchSampler(src, tgt, 800, 64, True, seed=2, pool=16, by=by))
+        assert sorted(i for b in batches for i in b) == list(range(3000))
+        for b in batches:
+            assert len(b) * (max(src[b].max(), tgt[b].max()) + 2) <= 800 or len(b) == 1
+        return sum(tgt[b].max() for b in batches)
+
+    assert decoder_steps("target") < 0.8 * decoder_steps("source")
+
+
 def test_epochs_reshuffle_deterministically():
     src, tgt = lengths()
     a = BucketBatchSampler(src, tgt, 600, 64, shuffle=True, seed=3)

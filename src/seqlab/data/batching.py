@@ -34,7 +34,8 @@ class BucketBatchSampler:
     it is cut. Sorting the whole dataset instead (``pool=None``, fairseq's way) pads least, but
     puts every example in the same company every epoch: on SCAN the few shortest commands always
     shared one batch and stayed unlearned (experiments/scan/README.md). Evaluation batches sort
-    the whole split.
+    the whole split. ``by="target"`` sorts by target length first: a recurrent decoder's loop
+    runs over the longest target of its batch, so that is the length worth matching.
     """
 
     def __init__(
@@ -46,8 +47,11 @@ class BucketBatchSampler:
         shuffle: bool,
         seed: int = 0,
         pool: int | None = None,
+        by: str = "source",
     ):
         self.src_lens, self.tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
+        # Sort keys, last one primary (np.lexsort's order).
+        self.keys = (self.tgt_lens, self.src_lens) if by == "source" else (self.src_lens, self.tgt_lens)
         self.max_tokens, self.max_sentences = max_tokens, max_sentences
         self.shuffle, self.seed, self.epoch, self.pool = shuffle, seed, 0, pool
         self.skip = 0  # batches already consumed this epoch (set on resume)
@@ -74,8 +78,9 @@ class BucketBatchSampler:
         return batches
 
     def _by_length(self, index: np.ndarray) -> np.ndarray:
-        """``index`` sorted by source, then target length; ties keep their order (stable)."""
-        return index[np.lexsort((self.tgt_lens[index], self.src_lens[index]))]
+        """``index`` sorted by source, then target length (``by="target"``: the other way round);
+        ties keep their order (stable)."""
+        return index[np.lexsort(tuple(key[index] for key in self.keys))]
 
     def _batches(self, epoch: int) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch])

@@ -197,7 +197,7 @@ class Seq2SeqDataModule(_CachedData):
         sampler_type = EpochTaggedBatchSampler if shuffle and self.noise else BucketBatchSampler
         sampler = sampler_type(
             ds.src_lens, ds.tgt_lens, cfg.get("max_tokens"), batch, shuffle=shuffle,
-            seed=self.seed, pool=cfg.get("bucket_pool"),
+            seed=self.seed, pool=cfg.get("bucket_pool"), by=cfg.get("bucket_by") or "source",
         )  # fmt: skip
         if shuffle:  # training
             sampler.epoch, sampler.skip = self.train_start

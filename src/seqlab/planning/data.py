@@ -141,7 +141,7 @@ def pair_batches(
         return Batches(Shapes(b, length, length, float(b * length)), float(b * length), None)
     sampler = BucketBatchSampler(
         stats.src_lens, stats.tgt_lens, max_tokens, batch_size, shuffle=True, seed=seed,
-        pool=loader.get("bucket_pool"),
+        pool=loader.get("bucket_pool"), by=loader.get("bucket_by") or "source",
     )  # fmt: skip
     rows = [np.asarray(b) for b in sampler]
     src = [stats.src_lens[r] + 1 for r in rows]
