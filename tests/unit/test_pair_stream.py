@@ -14,7 +14,7 @@ import pytest
 
 import seqlab.data.prepare as prepare_module
 from seqlab.data import readers
-from seqlab.data.pair_stream import Carved, FilePairs, holdout
+from seqlab.data.pair_stream import Carved, FilePairs, gather, holdout
 from seqlab.data.prepare import prepare
 
 
@@ -44,6 +44,8 @@ def test_stream_carve_equals_list_carve(n, fractions, seed):
     assert list(got_rest) == want_rest
     assert [list(g) for g in got] == wanted and [len(g) for g in got] == list(map(len, wanted))
     assert len(reads) == 1 + 3  # one counting pass, then one pass per split read
+    gathered = gather(dict(zip(("test", "val"), got, strict=True)))
+    assert list(gathered.values()) == wanted and len(reads) == 1 + 3 + 1  # both in one pass
 
 
 def _pairs_file(path: Path, n: int) -> Path:

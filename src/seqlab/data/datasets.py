@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 
 from seqlab.data import scan
 from seqlab.data.dataset_readers import Pairs, Reader, reader_for, reader_format
-from seqlab.data.pair_stream import holdout
+from seqlab.data.pair_stream import Carved, gather, holdout
 from seqlab.data.sources import resolve_file
 from seqlab.data.text_stream import (
     FileSource,
@@ -148,6 +148,8 @@ def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Spl
                 f"split empty; give it its own file (data.splits.{name}), or use more data or a "
                 "larger fraction"
             )
+    held = {n: s for n, s in splits.items() if n != "train" and isinstance(s, Carved)}
+    splits.update(gather(held))  # carved val and test read in one pass
     if "test" not in splits and data_cfg.get("test_from_val", False):
         splits["test"] = splits["val"]
     missing = [s for s in SPLITS if s not in splits]

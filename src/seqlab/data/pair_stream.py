@@ -72,3 +72,21 @@ def holdout(examples: Sized, fraction: float, seed: int) -> tuple[Carved, Carved
     held[picked if rows is None else rows[picked]] = True
     rest = ~held if rows is None else examples.keep & ~held
     return Carved(base, rest), Carved(base, held)
+
+
+def gather(carved: dict[str, Carved]) -> dict[str, list]:
+    """Splits carved from one base as lists, in one pass over it instead of one each (held-out
+    splits are a fraction of the data, and writing an evaluation split keeps its texts anyway)."""
+    if not carved:
+        return {}
+    names, masks = list(carved), [c.keep for c in carved.values()]
+    label = np.full(len(masks[0]), -1, np.int8)
+    for i, keep in enumerate(masks):
+        label[keep] = i
+    picked = label >= 0
+    out: dict[str, list] = {name: [] for name in names}
+    lists = [out[name] for name in names]
+    rows = compress(carved[names[0]].base, picked)
+    for example, i in zip(rows, label[picked].tolist(), strict=True):
+        lists[i].append(example)
+    return out
