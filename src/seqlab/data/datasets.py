@@ -2,8 +2,8 @@
 
 A data config names a `reader` (``seqlab.data.dataset_readers``: how files become examples) and,
 per split, the files to read under the data root. Splits a dataset does not ship (validation,
-test) are carved from train by seeded fractions. With ``stream=True`` a file's pairs are streams
-read again on each pass (`seqlab.data.pair_stream`), never lists.
+test) are carved from train by seeded fractions. With ``stream=True`` a file's training pairs are
+a stream read again on each pass (`seqlab.data.pair_stream`), never a list.
 """
 
 from __future__ import annotations

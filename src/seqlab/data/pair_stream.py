@@ -2,10 +2,10 @@
 
 A file's pairs are read afresh on every pass (`FilePairs`), and splits carved from train by seeded
 fractions are the same file's rows picked by a mask (`Carved`): carving needs the row count (one
-counting pass, which also finds any bad row before a cache entry is started), not the rows. The
-seeded selection and the order (file order) are those of carving a list, so a cache entry is the
-same either way (tests/unit/test_pair_stream.py).
-"""
+counting pass, which also finds any bad row before a cache entry is started), not the rows; the
+held-out splits (a fraction) are then gathered as lists in one more pass. The seeded selection and
+the order (file order) are those of carving a list, so a cache entry is the same either way
+(tests/unit/test_pair_stream.py)."""
 
 from __future__ import annotations
 
