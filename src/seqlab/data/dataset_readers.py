@@ -1,6 +1,7 @@
 """Every dataset reader, registered once with its typed options: a data config's ``reader`` key
 picks one, ``Reader.from_config`` checks its options once (one-line SeqlabError), and the reader
-names the files its splits need and reads them into examples or a text stream.
+names the files its splits need and reads them into examples or a text stream. File readers of
+pairs stream them (`Reader.stream`: read again on each pass, never a list in memory).
 
 An example is ``(source, target)`` or ``(source, target, extra)``, where ``extra`` may hold "group"
 (a label such as the bAbI task, for per-group metrics) and "refs" (every reference text, for
@@ -10,11 +11,13 @@ multi-reference metrics).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from seqlab.data import babi, readers, scan, scitldr
+from seqlab.data.pair_stream import FilePairs
 from seqlab.data.text_stream import FileSource
 from seqlab.errors import SeqlabError
 
@@ -64,6 +67,10 @@ class Reader:
     def read(self, split: str, spec: Any, locate: Locate) -> Pairs | str:
         """One split: examples, or the text of a text reader."""
         raise NotImplementedError
+
+    def stream(self, split: str, spec: Any, locate: Locate) -> Iterable[Example]:
+        """One split's examples, to be read as often as needed (a list unless overridden)."""
+        return self.read(split, spec, locate)
 
 
 READERS: dict[str, type[Reader]] = {}
@@ -115,7 +122,11 @@ class ParallelReader(Reader):
     name: ClassVar[str] = "parallel"
 
     def read(self, split: str, spec: Any, locate: Locate) -> Pairs:
-        return readers.read_parallel(locate(spec["src"]), locate(spec["tgt"]), errors=self.errors)
+        return list(self.stream(split, spec, locate))
+
+    def stream(self, split: str, spec: Any, locate: Locate) -> FilePairs:
+        src, tgt = locate(spec["src"]), locate(spec["tgt"])
+        return FilePairs(partial(readers.iter_parallel, src, tgt, errors=self.errors))
 
 
 @register
@@ -150,7 +161,13 @@ class TsvReader(Reader):
         return cls(errors=errors, src_col=langs.index(src), tgt_col=langs.index(tgt))
 
     def read(self, split: str, spec: Any, locate: Locate) -> Pairs:
-        return readers.read_tsv_pairs(locate(spec), self.src_col, self.tgt_col, errors=self.errors)
+        return list(self.stream(split, spec, locate))
+
+    def stream(self, split: str, spec: Any, locate: Locate) -> FilePairs:
+        path = locate(spec)
+        return FilePairs(
+            partial(readers.iter_tsv_pairs, path, self.src_col, self.tgt_col, errors=self.errors)
+        )
 
 
 @register
@@ -183,15 +200,18 @@ class PairsFileReader(Reader):
         )  # fmt: skip
 
     def read(self, split: str, spec: Any, locate: Locate) -> Pairs:
+        return list(self.stream(split, spec, locate))
+
+    def stream(self, split: str, spec: Any, locate: Locate) -> FilePairs:
         path = locate(spec)
         if self.file_format == "jsonl":
             src, tgt, group, refs = self.fields
-            return readers.read_jsonl_pairs(
-                path, src_field=src, tgt_field=tgt, errors=self.errors, group_field=group,
-                refs_field=refs,
-            )  # fmt: skip
-        read = readers.read_csv_pairs if self.file_format == "csv" else readers.read_tsv_pairs
-        return read(path, *self.columns, errors=self.errors, header=self.header)
+            return FilePairs(partial(
+                readers.iter_jsonl_pairs, path, src_field=src, tgt_field=tgt, errors=self.errors,
+                group_field=group, refs_field=refs,
+            ))  # fmt: skip
+        read = readers.iter_csv_pairs if self.file_format == "csv" else readers.iter_tsv_pairs
+        return FilePairs(partial(read, path, *self.columns, errors=self.errors, header=self.header))
 
 
 @register

@@ -2,7 +2,8 @@
 
 A data config names a `reader` (``seqlab.data.dataset_readers``: how files become examples) and,
 per split, the files to read under the data root. Splits a dataset does not ship (validation,
-test) are carved from train by seeded fractions.
+test) are carved from train by seeded fractions. With ``stream=True`` a file's training pairs are
+a stream read again on each pass (`seqlab.data.pair_stream`), never a list.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.utils import instantiate
 
 from seqlab.data import scan
 from seqlab.data.dataset_readers import Pairs, Reader, reader_for, reader_format
+from seqlab.data.pair_stream import Carved, gather, holdout
 from seqlab.data.sources import resolve_file
 from seqlab.data.text_stream import (
     FileSource,
@@ -27,7 +28,7 @@ from seqlab.data.text_stream import (
 )
 from seqlab.errors import SeqlabError
 
-Splits = dict[str, Any]  # split name -> Pairs (pair readers) or str / TextSplit (text readers)
+Splits = dict[str, Any]  # split name -> Pairs or a stream of them, or str / TextSplit (text)
 SPLITS = ("train", "val", "test")
 
 
@@ -98,16 +99,8 @@ def _read_files(reader: Reader, data_cfg: Mapping, data_root: Path) -> Splits:
             if spec is not None
         }
     return {
-        name: reader.read(name, spec, locate) for name, spec in specs.items() if spec is not None
+        name: reader.stream(name, spec, locate) for name, spec in specs.items() if spec is not None
     }
-
-
-def _holdout(items: Pairs, fraction: float, seed: int) -> tuple[Pairs, Pairs]:
-    """Seeded random split of examples (extras and all) into (rest, held out), order kept."""
-    n_out = round(len(items) * fraction)
-    order = np.random.default_rng(seed).permutation(len(items))
-    out = set(order[:n_out].tolist())
-    return [x for i, x in enumerate(items) if i not in out], [items[i] for i in sorted(out)]
 
 
 def _raw_splits(data_cfg: Mapping, data_root: Path) -> Splits:
@@ -133,7 +126,8 @@ def _empty(split: Any, fmt: str) -> bool:
 def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Splits:
     """Read train/val/test for a data config, carving missing splits from train.
 
-    Text splits are `TextSplit`s (read a piece at a time) with `stream=True`, else strings.
+    With `stream=True` text splits are `TextSplit`s (read a piece at a time) and pair splits are
+    streams of examples (a file read on each pass); else strings and lists.
     """
     fmt = reader_format(data_cfg)
     splits = _raw_splits(data_cfg, data_root)
@@ -146,7 +140,7 @@ def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Spl
         if fmt == "text":
             splits["train"], splits[name] = tail(whole, fraction)
         else:
-            splits["train"], splits[name] = _holdout(whole, fraction, seed)
+            splits["train"], splits[name] = holdout(whole, fraction, seed)
         if _empty(splits[name], fmt):
             size = f"{len(whole):,} characters" if fmt == "text" else f"{len(whole):,} examples"
             raise SeqlabError(
@@ -154,6 +148,8 @@ def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Spl
                 f"split empty; give it its own file (data.splits.{name}), or use more data or a "
                 "larger fraction"
             )
+    held = {n: s for n, s in splits.items() if n != "train" and isinstance(s, Carved)}
+    splits.update(gather(held))  # carved val and test read in one pass
     if "test" not in splits and data_cfg.get("test_from_val", False):
         splits["test"] = splits["val"]
     missing = [s for s in SPLITS if s not in splits]
@@ -164,6 +160,8 @@ def load_splits(data_cfg: Mapping, data_root: Path, stream: bool = False) -> Spl
         )
     if fmt == "text" and not stream:
         return {name: split.text() for name, split in splits.items()}
+    if not stream:
+        return {name: list(split) for name, split in splits.items()}
     return splits
 
 

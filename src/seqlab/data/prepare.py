@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from seqlab.data.cache import CacheEntry, CacheWriter, build_lock, fingerprint, 
 from seqlab.data.char_stream import encode_char_chunks, fit_char
 from seqlab.data.cleaning import clean_texts
 from seqlab.data.datasets import expand_globs, load_splits, reader_format, split_files
+from seqlab.data.pair_stream import Targets
 from seqlab.data.pretoken_cache import PretokenEncoder, encode_pieces
 from seqlab.data.progress import Progress
 from seqlab.data.sources import file_sha256
@@ -91,11 +92,12 @@ def stored_format(data_cfg: Mapping, layout: str = "auto") -> str:
 def as_line_pairs(splits: dict, fmt: str) -> dict:
     """Each non-blank line of a text split as (line, line); pairs keep their target side."""
     if fmt == "text":
+        texts = {name: s if isinstance(s, str) else s.text() for name, s in splits.items()}
         return {
             name: [(line, line) for line in text.split("\n") if line.strip()]
-            for name, text in splits.items()
+            for name, text in texts.items()
         }
-    return {name: [(ex[1], ex[1]) for ex in pairs] for name, pairs in splits.items()}
+    return {name: Targets(pairs) for name, pairs in splits.items()}
 
 
 def _clean(texts: list[str], cleaning: Mapping) -> list[str]:
@@ -153,14 +155,15 @@ def _too_long_policy(cleaning: Mapping) -> str:
 PAIRS_CHUNK = 50_000  # pairs cleaned and encoded at a time: bounds their Python objects
 
 
-def _chunks(examples: list, cleaning: Mapping) -> Iterator[tuple[list, list[str], list[str]]]:
-    """(examples, cleaned sources, cleaned targets), `PAIRS_CHUNK` examples at a time."""
-    for start in range(0, len(examples), PAIRS_CHUNK):
-        part = examples[start : start + PAIRS_CHUNK]
+def _chunks(examples: Iterable, cleaning: Mapping) -> Iterator[tuple[list, list[str], list[str]]]:
+    """(examples, cleaned sources, cleaned targets), `PAIRS_CHUNK` examples at a time (a list or
+    a stream of them: the pairs are never all in memory)."""
+    rows = iter(examples)
+    while part := list(islice(rows, PAIRS_CHUNK)):
         yield part, _clean([x[0] for x in part], cleaning), _clean([x[1] for x in part], cleaning)
 
 
-def _pair_tokenizers(train: list, cleaning: Mapping, tok_cfg: Mapping, fixed) -> dict:
+def _pair_tokenizers(train: Iterable, cleaning: Mapping, tok_cfg: Mapping, fixed) -> dict:
     """Source and target tokenizers fitted on the cleaned training pairs (one shared by default),
     streamed chunk by chunk (a fit does not depend on the order of its texts)."""
     if tok_cfg.get("shared_vocab", True):
@@ -223,7 +226,9 @@ def _train_filter(src: Ragged, tgt: Ragged, cleaning: Mapping, counts: dict) -> 
     return ~(short | long)
 
 
-def _write_split(writer: CacheWriter, name: str, examples: list, encoders: dict, cleaning, counts):
+def _write_split(
+    writer: CacheWriter, name: str, examples: Iterable, encoders: dict, cleaning, counts
+):
     """Encode, cut or filter by length, and append a chunk at a time to the split's arrays."""
     arrays = [f"{name}.{side}{part}" for side in ("src", "tgt") for part in ("", "_off")]
     texts: dict[str, list] = {"examples": [], "src": [], "tgt": []}
@@ -352,13 +357,12 @@ def _write_text(writer: CacheWriter, splits: dict, cleaning: Mapping, tok_cfg: M
 
 def _build(data_cfg, tok_cfg, data_root, cache_dir, key, files, fixed, layout) -> CacheEntry:
     start = time.perf_counter()
-    stream = stored_format(data_cfg, layout) == "text"
-    splits = load_splits(data_cfg, data_root, stream=stream)
+    splits = load_splits(data_cfg, data_root, stream=True)
     if layout == "lines":
         splits = as_line_pairs(splits, reader_format(data_cfg))
     writer = CacheWriter(cache_dir, key)
-    write = _write_text if stream else _write_pairs
-    try:  # text is read while it is written: a bad line found then leaves no temp folder
+    write = _write_text if stored_format(data_cfg, layout) == "text" else _write_pairs
+    try:  # files are read while they are written: a bad line found then leaves no temp folder
         toks, counts = write(writer, splits, data_cfg.get("cleaning") or {}, tok_cfg, fixed)
     except BaseException:
         writer.abort()

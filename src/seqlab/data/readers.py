@@ -1,6 +1,8 @@
 """Read dataset files into plain Python data (lines, pairs, text, records).
 
-Every reader decodes large blocks at once, because that is far faster than per-line decoding for
+Pair and record readers are iterators (`iter_*`) over a block-by-block read, so a corpus of
+millions of pairs is never a list in memory; `read_*` gives the same items as a list. Every reader
+decodes large blocks at once, because that is far faster than per-line decoding for
 multi-megabyte corpora, and only when decoding fails does it count lines to name the one at fault. Errors
 are raised as one-line `SeqlabError`s of the form `path:line: problem; fix` so that a user can open
 the file at the right place instead of reading a traceback.
@@ -16,6 +18,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
+from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -181,6 +184,31 @@ def read_lines(path: str | Path, errors: str = "strict") -> list[str]:
     return _split_lines(_decode(Path(path), errors))
 
 
+def iter_lines(path: str | Path, errors: str = "strict") -> Iterator[str]:
+    """The lines `read_lines` returns, one at a time, read a block at a time."""
+    rest = ""
+    for block in decoded_blocks(path, errors):
+        lines = (rest + block).split("\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+def _numbered_content(path: str | Path, errors: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) without the trailing blank lines every row reader ignores: a blank
+    line is held until a later non-blank line shows it is not trailing."""
+    held: list[tuple[int, str]] = []
+    for lineno, line in enumerate(iter_lines(path, errors), start=1):
+        if not line.strip():
+            held.append((lineno, line))
+            continue
+        if held:
+            yield from held
+            held.clear()
+        yield lineno, line
+
+
 def read_text(path: str | Path, errors: str = "strict") -> str:
     """Read a whole UTF-8 file as one string, newlines included (for character-level corpora).
 
@@ -214,14 +242,23 @@ def read_parallel(
         SeqlabError: if either file cannot be read or the two files differ in line count, since a
             misalignment would silently pair the wrong sentences.
     """
-    src = read_lines(src_path, errors)
-    tgt = read_lines(tgt_path, errors)
-    if len(src) != len(tgt):
-        raise SeqlabError(
-            f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
-            "parallel files must be aligned line by line"
-        )
-    return list(zip(src, tgt, strict=True))
+    return list(iter_parallel(src_path, tgt_path, errors))
+
+
+def iter_parallel(
+    src_path: str | Path, tgt_path: str | Path, errors: str = "strict"
+) -> Iterator[tuple[str, str]]:
+    """The pairs of `read_parallel`, one at a time; a count mismatch is raised at the end."""
+    lines = zip_longest(iter_lines(src_path, errors), iter_lines(tgt_path, errors))
+    for n, (src, tgt) in enumerate(lines):
+        if src is None or tgt is None:  # one file ended: count the other one's rest
+            rest = 1 + sum(1 for _ in lines)
+            n_src, n_tgt = n + (rest if tgt is None else 0), n + (rest if src is None else 0)
+            raise SeqlabError(
+                f"{src_path} has {n_src} lines but {tgt_path} has {n_tgt}; "
+                "parallel files must be aligned line by line"
+            )
+        yield src, tgt
 
 
 def _column(path: str | Path, col: int | str, names: list[str] | None, role: str) -> int:
@@ -274,17 +311,27 @@ def read_tsv_pairs(
         SeqlabError: unreadable file, an unknown column, or a line with too few columns (names the
             line).
     """
+    return list(iter_tsv_pairs(path, src_col, tgt_col, delimiter, errors, header))
+
+
+def iter_tsv_pairs(
+    path: str | Path,
+    src_col: int | str = 0,
+    tgt_col: int | str = 1,
+    delimiter: str = "\t",
+    errors: str = "strict",
+    header: bool = False,
+) -> Iterator[tuple[str, str]]:
+    """The pairs of `read_tsv_pairs`, one at a time, read a block at a time."""
     if any(isinstance(c, int) and not isinstance(c, bool) and c < 0 for c in (src_col, tgt_col)):
         raise SeqlabError(f"data columns must be >= 0, got src_col={src_col}, tgt_col={tgt_col}")
-    lines = read_lines(path, errors)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    names = lines[0].split(delimiter) if header and lines else None
+    lines = _numbered_content(path, errors)
+    first = next(lines, None)  # line 1 when the file has any non-blank line
+    names = first[1].split(delimiter) if header and first else None
     src_col, tgt_col = _column(path, src_col, names, "src"), _column(path, tgt_col, names, "tgt")
     need = max(src_col, tgt_col) + 1
     sep_name = "tab" if delimiter == "\t" else repr(delimiter)
-    pairs: list[tuple[str, str]] = []
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in chain([first] if first else [], lines):
         if lineno == 1 and header:
             continue
         cols = line.split(delimiter)
@@ -293,8 +340,7 @@ def read_tsv_pairs(
                 f"{path}:{lineno}: expected at least {need} {sep_name}-separated columns, "
                 f"found {len(cols)}"
             )
-        pairs.append((cols[src_col], cols[tgt_col]))
-    return pairs
+        yield cols[src_col], cols[tgt_col]
 
 
 def read_csv_pairs(
@@ -324,11 +370,37 @@ def read_csv_pairs(
         SeqlabError: unreadable file, broken quoting, an unknown column, or a row with too few
             columns (names the line the row starts on).
     """
-    lines = _decode(Path(path), errors).split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    rows = csv.reader(io.StringIO("\n".join(lines), newline=""), strict=True)
-    pairs: list[tuple[str, str]] = []
+    return list(iter_csv_pairs(path, src_col, tgt_col, errors, header))
+
+
+def _csv_lines(path: str | Path, errors: str) -> Iterator[str]:
+    """The lines a `newline=""` text stream of the file (trailing blank lines dropped) gives the
+    csv module: LF, CR and CRLF each end one, and the last line has no line end."""
+    last = None
+    for _, line in _numbered_content(path, errors):
+        if last is not None:
+            yield from _universal_lines(last + "\n")
+        last = line
+    if last is not None:
+        yield from _universal_lines(last)
+
+
+def _universal_lines(text: str) -> Iterator[str]:
+    if "\r" in text:  # a CR alone also ends a line for the csv module
+        yield from io.StringIO(text, newline="")
+    else:
+        yield text
+
+
+def iter_csv_pairs(
+    path: str | Path,
+    src_col: int | str = 0,
+    tgt_col: int | str = 1,
+    errors: str = "strict",
+    header: bool = False,
+) -> Iterator[tuple[str, str]]:
+    """The pairs of `read_csv_pairs`, one at a time, read a block at a time."""
+    rows = csv.reader(_csv_lines(path, errors), strict=True)
     start = 1  # line on which the current row starts (a quoted field may span lines)
     try:
         names = next(rows, []) if header else None
@@ -341,14 +413,13 @@ def read_csv_pairs(
                     f"{path}:{start}: expected at least {need} comma-separated columns, "
                     f"found {len(row)}; quote fields that contain commas"
                 )
-            pairs.append((row[src], row[tgt]))
+            yield row[src], row[tgt]
             start = rows.line_num + 1
     except csv.Error as exc:
         raise SeqlabError(
             f"{path}:{start}: invalid CSV ({' '.join(str(exc).split())}); "
             "check the quoting of this row"
         ) from None
-    return pairs
 
 
 def read_jsonl(path: str | Path, errors: str = "strict") -> list[dict[str, Any]]:
@@ -367,11 +438,12 @@ def read_jsonl(path: str | Path, errors: str = "strict") -> list[dict[str, Any]]
         SeqlabError: unreadable file, a line that is not valid JSON, or a line that is not a JSON
             object (names the line).
     """
-    lines = read_lines(path, errors)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(lines, start=1):
+    return list(iter_jsonl(path, errors))
+
+
+def iter_jsonl(path: str | Path, errors: str = "strict") -> Iterator[dict[str, Any]]:
+    """The records of `read_jsonl`, one at a time, read a block at a time."""
+    for lineno, line in _numbered_content(path, errors):
         try:
             record = json.loads(line)
             if _SURROGATE_ESCAPE.search(line):  # "\ud800" alone decodes to text UTF-8 cannot hold
@@ -391,8 +463,7 @@ def read_jsonl(path: str | Path, errors: str = "strict") -> list[dict[str, Any]]
                 f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}; "
                 "each line must be one JSON object"
             )
-        records.append(record)
-    return records
+        yield record
 
 
 def _field_text(path: str | Path, lineno: int, record: dict, field: str, role: str) -> str:
@@ -447,12 +518,23 @@ def read_jsonl_pairs(
         SeqlabError: unreadable file, invalid JSON, or a record with a missing or non-text field
             (names the line).
     """
-    examples: list[tuple] = []
-    for lineno, record in enumerate(read_jsonl(path, errors), start=1):
+    return list(iter_jsonl_pairs(path, src_field, tgt_field, errors, group_field, refs_field))
+
+
+def iter_jsonl_pairs(
+    path: str | Path,
+    src_field: str = "source",
+    tgt_field: str = "target",
+    errors: str = "strict",
+    group_field: str | None = None,
+    refs_field: str | None = None,
+) -> Iterator[tuple]:
+    """The examples of `read_jsonl_pairs`, one at a time, read a block at a time."""
+    for lineno, record in enumerate(iter_jsonl(path, errors), start=1):
         src = _field_text(path, lineno, record, src_field, "src")
         tgt = _field_text(path, lineno, record, tgt_field, "tgt")
         if group_field is None and refs_field is None:
-            examples.append((src, tgt))
+            yield src, tgt
             continue
         extra: dict[str, Any] = {}
         if group_field is not None:
@@ -468,5 +550,4 @@ def read_jsonl_pairs(
                     "set data.fields.refs=null"
                 )
             extra["refs"] = refs if tgt in refs else [tgt, *refs]
-        examples.append((src, tgt, extra))
-    return examples
+        yield src, tgt, extra
