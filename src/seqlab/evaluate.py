@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -13,8 +15,22 @@ from seqlab.errors import SeqlabError
 from seqlab.runs.folder import RunFolder
 
 
-def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
-    """The checkpoint's own config, with this command's data, paths and loader choices on top."""
+def decoding_config(cfg: DictConfig, task: str, overrides: Sequence[str]) -> DictConfig:
+    """``decoding=<strategy>`` as ``seqlab-train task=<task> decoding=<strategy>`` composes it: the
+    strategy's file, then the task's decoding settings (its length rule), then this command's
+    ``decoding.<key>=`` overrides."""
+    from seqlab import conf
+
+    task_file = Path(conf.__file__).parent / "task" / f"{task}.yaml"
+    task_decoding = OmegaConf.load(task_file).get("decoding") if task_file.exists() else None
+    explicit = [o.lstrip("+") for o in overrides if o.lstrip("+").startswith("decoding.")]
+    given = OmegaConf.from_dotlist(explicit).get("decoding", {})
+    return OmegaConf.merge(cfg.decoding, task_decoding or {}, given)
+
+
+def run_config(cfg: DictConfig, ckpt: dict, overrides: Sequence[str] = ()) -> DictConfig:
+    """The checkpoint's own config, with this command's data, paths, loader and decoding choices
+    on top."""
     from seqlab.config import SCHEMAS, check_schema
 
     trained = OmegaConf.create(ckpt["seqlab"]["config"])
@@ -22,6 +38,8 @@ def run_config(cfg: DictConfig, ckpt: dict) -> DictConfig:
     if cfg.get("data"):
         check_schema("data", OmegaConf.to_container(cfg.data, resolve=True), SCHEMAS["data"])
         trained.data = cfg.data
+    if cfg.get("decoding"):  # else the run's own decoding
+        trained.decoding = decoding_config(cfg, trained.task.name, list(overrides))
     for key, value in cfg.loader.items():
         if value is not None:
             trained.loader[key] = value
@@ -41,7 +59,7 @@ def evaluate(cfg: DictConfig) -> dict:
     quiet(cfg.extras.ignore_warnings)
     started = time.time()
     ckpt = load_checkpoint(cfg.ckpt_path)
-    trained = run_config(cfg, ckpt)
+    trained = run_config(cfg, ckpt, HydraConfig.get().overrides.task)
     datamodule = build_datamodule(trained, fixed_tokenizers=ckpt["seqlab"]["tokenizers"])
     datamodule.prepare_data()
     net = build_net(trained.model, datamodule.tokenizers)
@@ -57,6 +75,9 @@ def evaluate(cfg: DictConfig) -> dict:
         "data": trained.data.name,
         "metrics": {k: float(v) for k, v in sorted(metrics.items())},
         "metric_signatures": getattr(module, "metric_signatures", None) or None,
+        "decoding": OmegaConf.to_container(trained.decoding, resolve=True)
+        if trained.get("decoding") is not None
+        else None,
         "parameters": count_parameters(net),
         "wall_time_s": round(time.time() - started, 2),
     }

@@ -76,3 +76,29 @@ def test_latent_retrieval_and_damage():
     tags, share = latent.speaker_agreement(torch.tensor([[1.0, 0], [1, 0.1], [0, 1], [0.1, 1]]),
                                            ["ROMEO:", "JULIET:", "O Romeo", "Wherefore"])  # fmt: skip
     assert tags == 1.0 and share == 0.5
+
+
+def test_pretrained_table_reads_run_and_eval_folders(tmp_path):
+    table = load("pretrained/table.py")
+    run = tmp_path / "finetune"
+    run.mkdir()
+    (run / "results.json").write_text(
+        '{"metrics": {"test/exact_match": 0.45, "test/qa_f1": 45.0, "test/loss": 0.328},'
+        ' "best": {"score": 0.49}, "steps": 232, "wall_time_s": 324.5}'
+    )
+    (run / "config.yaml").write_text(
+        "seed: 1\nmodel: {pretrained: some/folder, config: {model_type: gpt2}}\n"
+        "decoding: {strategy: greedy}\n"
+    )
+    (run / "metrics.csv").write_text("epoch,step,val/exact_match\n0,28,0.21\n,49,\n1,57,0.3\n")
+    cells = [c.strip() for c in table.row(run).strip("| ").split("|")]
+    assert cells[1:5] == ["pre-trained", "1", "greedy", "232"]
+    assert cells[5:] == ["49.0", "45.0", "45.0", "0.328", "324"]
+    assert table.curve(run).endswith("| 29: 21, 58: 30 |")
+    scored = tmp_path / "eval"
+    scored.mkdir()
+    (scored / "results.json").write_text(
+        '{"metrics": {"test/exact_match": 0.446}, "decoding": {"strategy": "beam"},'
+        ' "wall_time_s": 89.0}'
+    )
+    assert "| (seqlab-eval) |  | beam |" in table.row(scored) and "| 44.6 |" in table.row(scored)
