@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 EOS = "<|endoftext|>"
@@ -76,17 +77,33 @@ def seq2seq_config(kind: str, tokenizer, max_positions: int = 256):
                decoder_start_token_id=start, forced_eos_token_id=None, **ids)  # fmt: skip
 
 
-def save_tiny_seq2seq(folder: Path, kind: str, lines: list[str], seed: int = 0) -> Path:
+def bart_tokenizer(lines: list[str]):
+    """BART's own tokenizer class (``<s> text </s>``) over a byte-level BPE trained on ``lines``."""
+    from transformers import BartTokenizer
+
+    specials = {**SEQ2SEQ_SPECIALS["bart"], "mask_token": "<mask>"}
+    bpe = train_tokenizer(lines, specials=specials).backend_tokenizer
+    model = json.loads(bpe.to_str())["model"]
+    return BartTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]])
+
+
+def save_tiny_seq2seq(
+    folder: Path, kind: str, lines: list[str], seed: int = 0, own_tokenizer: bool = False
+) -> Path:
     """A tiny BART, T5 or Marian and its tokenizer (trained on ``lines``), saved to ``folder``.
 
-    Marian's pad is its last id, as in the real models: the tokenizer learns it last.
+    Marian's pad is its last id, as in the real models: the tokenizer learns it last. With
+    ``own_tokenizer`` BART gets its own tokenizer class, which frames a text as ``<s> text </s>``.
     """
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
     specials = SEQ2SEQ_SPECIALS[kind]
     learned = {k: v for k, v in specials.items() if not (kind == "marian" and k == "pad_token")}
-    tokenizer = train_tokenizer(lines, specials=learned)
+    if own_tokenizer and kind == "bart":
+        tokenizer = bart_tokenizer(lines)
+    else:
+        tokenizer = train_tokenizer(lines, specials=learned)
     if kind == "marian":
         tokenizer.add_special_tokens({"pad_token": specials["pad_token"]})
     torch.manual_seed(seed)
