@@ -76,3 +76,16 @@ def test_the_files_are_part_of_the_data_cache_key(folder, data_root):
     finally:
         (folder / "vocab.json").write_text(json.dumps(vocab))
     assert before != after
+
+
+def test_separate_source_and_target_vocabularies_are_one_line(folder, tmp_path):
+    import shutil
+
+    from seqlab.errors import SeqlabError
+
+    copy = shutil.copytree(folder, tmp_path / "separate")
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**config, "separate_vocabs": True}))
+    shutil.copy(copy / "vocab.json", copy / "target_vocab.json")
+    with pytest.raises(SeqlabError, match="has separate source and target vocabularies"):
+        pretrained_tokenizer_states(str(copy))

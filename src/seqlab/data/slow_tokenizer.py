@@ -104,6 +104,9 @@ def slow_tokenizer_states(folder: Path, name: str) -> dict[str, dict]:
             f"cannot load a tokenizer from it ({type(e).__name__}); save the model's tokenizer "
             "there with save_pretrained (SentencePiece ones need `pip install sentencepiece`)"
         ) from None
+    if getattr(tok, "separate_vocabs", False):
+        raise SeqlabError(f"tokenizer.name={name}: {folder} has separate source and target "
+                          "vocabularies; model=hf_seq2seq reads one: pick a model with one vocab.json")  # fmt: skip
     eos = tok.eos_token_id
     prefixes = role_prefixes(folder, eos)
     state = {"kind": "pretrained", "files": files, "eos": eos}
