@@ -142,6 +142,7 @@ class Model:
     gradient_checkpointing: bool = False  # model=hf_*: recompute activations in the backward
     adapter: str | None = None  # model=hf_*: lora
     lora: Any | None = None  # model.adapter=lora's settings (seqlab.models.hf.finetune)
+    forced_bos_token_id: int | None = None  # model=hf_seq2seq: the first generated token
 
 
 @dataclasses.dataclass

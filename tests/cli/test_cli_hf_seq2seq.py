@@ -12,11 +12,12 @@ import torch
 
 from helpers.cli import cli_env, error_line, run_folders, run_in_process
 from helpers.resume import KILLED_AT_4_OF_6, assert_sigterm_resume_is_exact
+from seqlab.data.tokenizers import Tokenizer
 from seqlab.runs.checkpoints import load_checkpoint
 
 pytest.importorskip("transformers")
 
-from helpers.hf import multi30k_lines, save_tiny_seq2seq  # noqa: E402
+from helpers.hf import multi30k_lines, save_tiny_seq2seq, save_tiny_spm_marian  # noqa: E402
 
 MULTI30K = ["task=translation", "data=multi30k", "model=hf_seq2seq", "tokenizer=pretrained"]
 BABI = ["task=qa", "data=babi", "data.tasks=[1,2]", "model=hf_seq2seq", "tokenizer=pretrained"]
@@ -64,6 +65,25 @@ def test_generate_from_the_checkpoint_alone(cli, bart_run, decoding):
                "prompt='Zwei Männer mit Mützen.'", f"decoding={decoding}",
                "decoding.max_len_a=8", expect=0)  # fmt: skip
     assert proc.stdout.count("\n") >= 1  # a line per hypothesis (a 4-step model's may be empty)
+
+
+@pytest.mark.slow  # Marian's tokenizer encodes the training set in Python
+def test_a_sentencepiece_marian_trains_on_its_own_tokenizers_and_generates(workdir, cli, data_root):
+    """A hub Marian's layout (source.spm, target.spm, vocab.json, no tokenizer.json): sources and
+    targets read with Marian's own two SentencePiece models; the checkpoint alone generates."""
+    pytest.importorskip("sentencepiece")
+    from transformers import MarianTokenizer
+
+    folder = save_tiny_spm_marian(workdir[0] / "opus-mt-tiny", data_root)
+    run = _train(workdir, "marian-spm", *MULTI30K, f"model.pretrained={folder}", *SHORT)
+    tokenizers = load_checkpoint(run / "checkpoints" / "last.ckpt")["seqlab"]["tokenizers"]
+    assert {"source.spm", "target.spm", "vocab.json"} <= set(tokenizers["tgt"]["files"])
+    assert (tokenizers["src"]["target"], tokenizers["tgt"]["target"]) == (False, True)
+    marian, text = MarianTokenizer.from_pretrained(str(folder)), "A man in a blue shirt."
+    tgt = Tokenizer.from_state(tokenizers["tgt"]).encode(text)
+    assert tgt.tolist() == [i + 6 for i in marian(text_target=text)["input_ids"][:-1]]
+    cli("generate", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        "prompt='Zwei Männer mit Mützen.'", "decoding=beam", expect=0)  # fmt: skip
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 EOS = "<|endoftext|>"
@@ -76,17 +77,33 @@ def seq2seq_config(kind: str, tokenizer, max_positions: int = 256):
                decoder_start_token_id=start, forced_eos_token_id=None, **ids)  # fmt: skip
 
 
-def save_tiny_seq2seq(folder: Path, kind: str, lines: list[str], seed: int = 0) -> Path:
+def bart_tokenizer(lines: list[str]):
+    """BART's own tokenizer class (``<s> text </s>``) over a byte-level BPE trained on ``lines``."""
+    from transformers import BartTokenizer
+
+    specials = {**SEQ2SEQ_SPECIALS["bart"], "mask_token": "<mask>"}
+    bpe = train_tokenizer(lines, specials=specials).backend_tokenizer
+    model = json.loads(bpe.to_str())["model"]
+    return BartTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]])
+
+
+def save_tiny_seq2seq(
+    folder: Path, kind: str, lines: list[str], seed: int = 0, own_tokenizer: bool = False
+) -> Path:
     """A tiny BART, T5 or Marian and its tokenizer (trained on ``lines``), saved to ``folder``.
 
-    Marian's pad is its last id, as in the real models: the tokenizer learns it last.
+    Marian's pad is its last id, as in the real models: the tokenizer learns it last. With
+    ``own_tokenizer`` BART gets its own tokenizer class, which frames a text as ``<s> text </s>``.
     """
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
     specials = SEQ2SEQ_SPECIALS[kind]
     learned = {k: v for k, v in specials.items() if not (kind == "marian" and k == "pad_token")}
-    tokenizer = train_tokenizer(lines, specials=learned)
+    if own_tokenizer and kind == "bart":
+        tokenizer = bart_tokenizer(lines)
+    else:
+        tokenizer = train_tokenizer(lines, specials=learned)
     if kind == "marian":
         tokenizer.add_special_tokens({"pad_token": specials["pad_token"]})
     torch.manual_seed(seed)
@@ -143,3 +160,35 @@ def same_logits(net, model, seq2seq: bool = False, atol: float = 1e-5) -> None:
     columns = slice(N_SPECIAL + 10, net.vocab.vocab_size)  # past the model's own specials
     difference = (ours[..., columns] - theirs[..., 10 : columns.stop - N_SPECIAL]).abs().max()
     assert difference < atol, f"logits differ by {difference}"
+
+
+def save_tiny_spm_marian(folder: Path, data_root: Path, n: int = 300, seed: int = 0) -> Path:
+    """A tiny Marian laid out as a hub one: source.spm (German) and target.spm (English)
+    SentencePiece models over one vocab.json (</s> 0, <unk> 1, <pad> last), no tokenizer.json."""
+    import sentencepiece as spm
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, MarianTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = folder.with_name(f"{folder.name}-spm")  # training files, beside the model folder
+    scratch.mkdir()
+    pieces: dict[str, None] = {"</s>": None, "<unk>": None}
+    for side, lang in (("source", "de"), ("target", "en")):
+        with open(data_root / "multi30k" / f"train.{lang}", encoding="utf-8") as f:
+            lines = [next(f).strip() for _ in range(n)]
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_prefix=str(scratch / side), vocab_size=160,
+            character_coverage=1.0, bos_id=-1, eos_id=1, unk_id=0, minloglevel=2,
+        )  # fmt: skip
+        proc = spm.SentencePieceProcessor(model_file=str(scratch / f"{side}.model"))
+        pieces.update(dict.fromkeys(proc.id_to_piece(i) for i in range(proc.get_piece_size())))
+    vocab = {piece: i for i, piece in enumerate([*pieces, "<pad>"])}
+    (scratch / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    tokenizer = MarianTokenizer(
+        str(scratch / "source.model"), str(scratch / "target.model"), str(scratch / "vocab.json")
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForSeq2SeqLM.from_config(seq2seq_config("marian", tokenizer))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -154,3 +154,40 @@ def test_lengths_past_the_models_positions_are_refused():
         HFSeq2Seq(V, V, PAD_ID, config, max_len=65)
     assert HFSeq2Seq(V, V, PAD_ID, config).max_source_len == 64
     assert HFSeq2Seq(V, V, PAD_ID, plain_config(CONFIGS["t5"]())).max_source_len is None
+
+
+FORCED = 17  # the model's id mBART-50 would hold its target language code at
+
+
+def mbart_pair() -> tuple[HFSeq2Seq, torch.nn.Module]:
+    """A tiny mBART forcing token ``FORCED`` first, as seqlab's adapter and as `transformers`."""
+    config = transformers.MBartConfig(vocab_size=HF_VOCAB, d_model=32, max_position_embeddings=64,
+                                      bos_token_id=0, pad_token_id=1, eos_token_id=2,
+                                      decoder_start_token_id=2, **LAYERS)  # fmt: skip
+    torch.manual_seed(0)
+    hf = transformers.AutoModelForSeq2SeqLM.from_config(config).eval()
+    net = HFSeq2Seq(V, V, PAD_ID, plain_config(config), forced_bos_token_id=FORCED).eval()
+    net.model.load_state_dict(hf.state_dict())
+    return net, hf
+
+
+@pytest.mark.parametrize("options", decoding_strategies(), ids=lambda o: o.strategy)
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_forced_first_token_starts_every_hypothesis(options, cache):
+    net, _ = mbart_pair()
+    out = generate(net, sources(), options, cache=cache)
+    assert (out.tokens[:, :, 0] == FORCED + N_SPECIAL).all()
+
+
+def test_forced_greedy_equals_the_models_own_generate():
+    """seqlab's greedy decode is `generate()`'s with ``forced_bos_token_id`` on the same weights."""
+    net, hf = mbart_pair()
+    src = sources()[:1]  # one unpadded source: generate() and seqlab stop at the same eos
+    hf_src = torch.where(src == EOS_ID, 2, src - N_SPECIAL)
+    theirs = hf.generate(input_ids=hf_src, forced_bos_token_id=FORCED, num_beams=1,
+                         do_sample=False, max_new_tokens=12, min_length=0,
+                         forced_eos_token_id=None)[0, 1:]  # fmt: skip
+    ours = generate(net, src, DecodingOptions("greedy", 0, 0, max_new_tokens=12)).tokens[0, 0]
+    ours = ours[ours != PAD_ID]
+    expected = torch.where(theirs == 2, EOS_ID, theirs + N_SPECIAL)
+    assert ours.tolist() == expected[: len(ours)].tolist() and len(ours) == len(expected)

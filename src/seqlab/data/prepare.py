@@ -58,10 +58,9 @@ def fixed_or_pretrained(tok_cfg: Mapping, fixed: dict | None) -> dict | None:
     tokenizer that is never fitted is a fixed one, and part of the cache key)."""
     if fixed is not None or tok_cfg["kind"] != "pretrained":
         return fixed
-    from seqlab.data.pretrained_tokenizer import pretrained_tokenizer_state
+    from seqlab.data.pretrained_tokenizer import pretrained_tokenizer_states
 
-    state = pretrained_tokenizer_state(tok_cfg.get("name"))
-    return {role: state for role in ("text", "src", "tgt")}
+    return pretrained_tokenizer_states(tok_cfg.get("name"))
 
 
 def cache_key(
@@ -165,7 +164,10 @@ def _chunks(examples: Iterable, cleaning: Mapping) -> Iterator[tuple[list, list[
 
 def _pair_tokenizers(train: Iterable, cleaning: Mapping, tok_cfg: Mapping, fixed) -> dict:
     """Source and target tokenizers fitted on the cleaned training pairs (one shared by default),
-    streamed chunk by chunk (a fit does not depend on the order of its texts)."""
+    streamed chunk by chunk (a fit does not depend on the order of its texts); fixed ones as
+    given (a model's own reads sources and targets each its way, over one vocabulary)."""
+    if fixed is not None and fixed["src"] != fixed["tgt"]:
+        return {role: Tokenizer.from_state(fixed[role]) for role in ("src", "tgt")}
     if tok_cfg.get("shared_vocab", True):
         both = chain.from_iterable(src + tgt for _, src, tgt in _chunks(train, cleaning))
         shared = _fit_or_reuse("src", both, tok_cfg, fixed)

@@ -1,8 +1,11 @@
-"""``tokenizer=pretrained``: a `transformers` model's own tokenizer.json behind seqlab's ids.
+"""``tokenizer=pretrained``: a `transformers` model's own tokenizer behind seqlab's ids.
 
 seqlab's six special tokens keep ids 0-5; the model's id ``i`` becomes ``i + 6``, except its eos,
 which is seqlab's <eos> (decoding stops there; ``seqlab.models.hf.vocab`` maps it back). The
-tokenizer is never fitted: the folder fixes it, and its JSON is part of the data cache key.
+tokenizer is never fitted: the folder fixes it, and its files are part of the data cache key.
+A folder with a tokenizer.json is read with `tokenizers`; one with SentencePiece files only
+(Marian) through `transformers` (``seqlab.data.slow_tokenizer``). Sources and targets start with
+the special ids the model's tokenizer puts there (``seqlab.data.pretrained_conventions``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer as HFTokenizer
 
+from seqlab.data.pretrained_conventions import role_prefixes
 from seqlab.data.tokenizers import EOS_ID, SPECIAL_TOKENS, Tokenizer
 from seqlab.errors import SeqlabError
 from seqlab.hub import resolve_pretrained
@@ -28,11 +32,13 @@ class PretrainedTokenizer(Tokenizer):
     Args:
         hf: The model's tokenizer.
         eos: The model's eos id (None: it has none).
+        prefix: The model's ids put before every text (a source's or a target's specials).
     """
 
-    def __init__(self, hf: HFTokenizer, eos: int | None):
+    def __init__(self, hf: HFTokenizer | None, eos: int | None, prefix: Sequence[int] = ()):
         super().__init__(hf, "pretrained")
         self.eos = eos
+        self.prefix = [int(i) for i in prefix]
 
     @property
     def vocab_size(self) -> int:
@@ -45,14 +51,17 @@ class PretrainedTokenizer(Tokenizer):
             out[arr == self.eos] = EOS_ID
         return out
 
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The model's ids of each text, before the prefix."""
+        return [e.ids for e in self.hf.encode_batch(list(texts), add_special_tokens=False)]
+
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        encodings = self.hf.encode_batch(list(texts), add_special_tokens=False)
-        return [self._shift(e.ids) for e in encodings]
+        return [self._shift(self.prefix + ids) for ids in self._ids(texts)]
 
     def encode_ragged(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self.hf.encode_batch(list(texts), add_special_tokens=False)
-        lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-        return self._shift(list(chain.from_iterable(e.ids for e in encodings))), lengths
+        ids = self._ids(texts)
+        lengths = np.fromiter((len(self.prefix) + len(i) for i in ids), np.int64, len(ids))
+        return self._shift(list(chain.from_iterable(self.prefix + i for i in ids))), lengths
 
     def encode_with_unknowns(
         self, texts: Sequence[str]
@@ -61,7 +70,7 @@ class PretrainedTokenizer(Tokenizer):
         return self.encode_batch(texts), [[] for _ in texts]
 
     def encode(self, text: str) -> np.ndarray:
-        return self._shift(self.hf.encode(text, add_special_tokens=False).ids)
+        return self.encode_batch([text])[0]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Decode ids up to the first <eos>, dropping special tokens."""
@@ -71,11 +80,16 @@ class PretrainedTokenizer(Tokenizer):
         return self.hf.decode([i - SHIFT for i in ids if i >= SHIFT], skip_special_tokens=True)
 
     def state(self) -> dict:
-        return {"kind": "pretrained", "json": self.to_json(), "eos": self.eos}
+        state = {"kind": "pretrained", "json": self.to_json(), "eos": self.eos}
+        return {**state, "prefix": self.prefix} if self.prefix else state
 
     @classmethod
     def from_state(cls, state: dict) -> PretrainedTokenizer:
-        return cls(HFTokenizer.from_str(state["json"]), state.get("eos"))
+        if "files" in state:  # SentencePiece files read through transformers
+            from seqlab.data.slow_tokenizer import SlowPretrainedTokenizer
+
+            return SlowPretrainedTokenizer.from_state(state)
+        return cls(HFTokenizer.from_str(state["json"]), state.get("eos"), state.get("prefix", ()))
 
 
 def _token(value) -> str | None:
@@ -99,14 +113,20 @@ def _eos_id(hf: HFTokenizer, folder: Path) -> int | None:
     return eos[0] if isinstance(eos, list) else eos
 
 
-def pretrained_tokenizer_state(name: str | None) -> dict:
-    """The state of the tokenizer in folder or hub model ``name`` (``tokenizer.name``)."""
+def pretrained_tokenizer_states(name: str | None) -> dict[str, dict]:
+    """The states of the tokenizer in folder or hub model ``name`` (``tokenizer.name``), by role:
+    ``text`` (a language model's stream, no specials added), ``src`` and ``tgt`` (each with the
+    specials the model's tokenizer puts before it)."""
     if not name:
         raise SeqlabError(
             "config key 'tokenizer.name' is not set; name the model whose tokenizer to use "
             "(a folder or hub name; by default model.pretrained)"
         )
     folder = resolve_pretrained(str(name), "tokenizer.name")
+    if not (folder / "tokenizer.json").is_file():
+        from seqlab.data.slow_tokenizer import slow_tokenizer_states
+
+        return slow_tokenizer_states(folder, name)
     try:
         hf = HFTokenizer.from_file(str(folder / "tokenizer.json"))
     except Exception:
@@ -114,4 +134,12 @@ def pretrained_tokenizer_state(name: str | None) -> dict:
             f"tokenizer.name={name}: {folder} has no readable tokenizer.json; seqlab reads fast "
             "(tokenizers) tokenizers: save one with PreTrainedTokenizerFast.save_pretrained"
         ) from None
-    return PretrainedTokenizer(hf, _eos_id(hf, folder)).state()
+    eos = _eos_id(hf, folder)
+    prefixes = role_prefixes(folder, eos)
+    return {"text": PretrainedTokenizer(hf, eos).state(),
+            **{role: PretrainedTokenizer(hf, eos, ids).state() for role, ids in prefixes.items()}}  # fmt: skip
+
+
+def pretrained_tokenizer_state(name: str | None) -> dict:
+    """The ``text`` state of ``pretrained_tokenizer_states``: the model's vocabulary and eos."""
+    return pretrained_tokenizer_states(name)["text"]

@@ -67,8 +67,20 @@ def is_seq2seq(model: nn.Module) -> bool:
     )
 
 
+def force_first(model: nn.Module, logits: Tensor) -> Tensor:
+    """The first token's logits with every token but the model's ``forced_first_id`` (if it has
+    one: mBART-50's target language) at -inf, as `transformers`' ForcedBOSTokenLogitsProcessor."""
+    forced = getattr(model, "forced_first_id", None)
+    if forced is None:
+        return logits
+    out = torch.full_like(logits, float("-inf"))
+    out[:, forced] = 0.0
+    return out
+
+
 class Seq2SeqStepper:
-    """Encoder once, then the decoder's ``step`` from <bos>.
+    """Encoder once, then the decoder's ``step`` from <bos> (the first token forced where the
+    model forces one).
 
     Args:
         model: an ``EncoderDecoder``.
@@ -92,7 +104,8 @@ class Seq2SeqStepper:
     def start(self) -> tuple[Tensor, State]:
         state = self.model.init_state(self.model.encode(self.src), self.max_new_tokens)
         bos = torch.full((self.src.size(0),), self.bos_id, dtype=torch.long, device=self.src.device)
-        return self.step(bos, state)
+        logits, state = self.step(bos, state)
+        return force_first(self.model, logits), state
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         logits, new = self.model.step(tokens, state)
@@ -113,7 +126,8 @@ class UncachedSeq2SeqStepper(Seq2SeqStepper):
         bos = torch.full(
             (self.src.size(0), 1), self.bos_id, dtype=torch.long, device=self.src.device
         )
-        return self._run({"src": self.src, "tgt": bos})
+        logits, state = self._run({"src": self.src, "tgt": bos})
+        return force_first(self.model, logits), state
 
     def _run(self, state: State) -> tuple[Tensor, State]:
         return self.model(state["src"], state["tgt"])[:, -1], state

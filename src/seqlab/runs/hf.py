@@ -8,6 +8,7 @@ a network trained from scratch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -67,6 +68,8 @@ def apply_hf_pretrained(cfg: DictConfig) -> dict[str, Callable[[Any], None]] | N
                               f"({str(e).splitlines()[0][:100]})") from None  # fmt: skip
         with open_dict(cfg):
             cfg.model.config = plain_config(config)
+            if adapter.model == "hf_seq2seq" and cfg.model.get("forced_bos_token_id") is None:
+                cfg.model.forced_bos_token_id = _forced_bos(folder)
     elif cfg.model.get("config") is None:
         raise SeqlabError(
             f"model={adapter.model} needs model.pretrained=<hub name or folder>, or "
@@ -84,11 +87,30 @@ def apply_hf_pretrained(cfg: DictConfig) -> dict[str, Callable[[Any], None]] | N
         with open_dict(cfg):
             cfg.model.config = fields
     _check_lengths(cfg, config, seq2seq=adapter.model == "hf_seq2seq")
+    forced = cfg.model.get("forced_bos_token_id")
+    if forced is not None and not 0 <= forced < config.vocab_size:
+        raise SeqlabError(f"config key 'model.forced_bos_token_id': {forced} is not an id of the "
+                          f"model's {config.vocab_size} tokens; set an id of it, or null")  # fmt: skip
     if cfg.model.get("adapter"):
         _check_lora(cfg, config)
     if not name:
         return None
     return {"load": lambda net: _load_weights(net, folder, adapter.auto_class)}
+
+
+def _forced_bos(folder) -> int | None:
+    """The token the folder's model forces first when it generates (mBART-50: the target
+    language), from generation_config.json, else config.json (where older folders keep it)."""
+    for name in ("generation_config.json", "config.json"):
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8")).get(
+                "forced_bos_token_id"
+            )
+        except (OSError, ValueError):
+            continue
+        if value is not None:
+            return int(value)
+    return None
 
 
 def _check_ids(config) -> None:

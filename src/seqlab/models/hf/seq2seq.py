@@ -41,6 +41,8 @@ class HFSeq2Seq(FineTuning, SequenceModel):
             or any length for relative positions such as T5's).
         adapter: ``lora`` to train LoRA layers only (``seqlab.models.hf.finetune``), or None.
         lora: LoRA settings (``model.lora``: r, alpha, dropout, target_modules).
+        forced_bos_token_id: The model's id every decode starts with after the decoder start
+            (mBART-50: the target language code), as `generate()` forces it; None: none.
     """
 
     masked_logits = True  # seqlab specials other than <eos>, and the model's own eos
@@ -54,6 +56,7 @@ class HFSeq2Seq(FineTuning, SequenceModel):
         max_len: int | None = None,
         adapter: str | None = None,
         lora: dict[str, Any] | None = None,
+        forced_bos_token_id: int | None = None,
     ):
         super().__init__()
         from transformers import AutoModelForSeq2SeqLM
@@ -71,6 +74,7 @@ class HFSeq2Seq(FineTuning, SequenceModel):
         start = first_id(self.config.decoder_start_token_id)
         pad = first_id(self.config.eos_token_id) if pad is None else pad
         self.vocab = VocabMap(tgt_vocab_size, self.config, pad, pad if start is None else start)
+        self.forced_first_id = self.vocab.seqlab_id(forced_bos_token_id)
         self.model = AutoModelForSeq2SeqLM.from_config(self.config)
         self._cache_arg = cache_argument(self.model)
         self.add_adapter(adapter, lora)

@@ -90,6 +90,14 @@ class VocabMap(nn.Module):
         table = [pad, bos] + [eos] * (N_SPECIAL - 2)
         self.register_buffer("special_ids", torch.tensor(table), persistent=False)
 
+    def seqlab_id(self, model_id: int | None) -> int | None:
+        """The seqlab id of one of the model's ids (its eos is seqlab's <eos>)."""
+        if model_id is None:
+            return None
+        if not 0 <= model_id < self.vocab_size - N_SPECIAL:
+            raise ValueError(f"id {model_id} is not an id of the tokenizer's vocabulary")
+        return EOS if model_id == self.eos else model_id + N_SPECIAL
+
     def ids(self, idx: Tensor) -> Tensor:
         """seqlab ids (B, T) -> the model's ids (B, T)."""
         special = self.special_ids[idx.clamp(max=N_SPECIAL - 1)]
