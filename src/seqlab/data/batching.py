@@ -51,7 +51,9 @@ class BucketBatchSampler:
     ):
         self.src_lens, self.tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
         # Sort keys, last one primary (np.lexsort's order).
-        self.keys = (self.tgt_lens, self.src_lens) if by == "source" else (self.src_lens, self.tgt_lens)
+        self.keys = (
+            (self.tgt_lens, self.src_lens) if by == "source" else (self.src_lens, self.tgt_lens)
+        )
         self.max_tokens, self.max_sentences = max_tokens, max_sentences
         self.shuffle, self.seed, self.epoch, self.pool = shuffle, seed, 0, pool
         self.skip = 0  # batches already consumed this epoch (set on resume)
