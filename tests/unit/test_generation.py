@@ -163,8 +163,10 @@ class BigramLM(LanguageModel):
     def init_state(self, batch_size: int, device=None, capacity: int | None = None) -> dict:
         return {}
 
-    def prefill(self, idx: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
-        return self.table[idx], {"last": idx[:, -1]}
+    def prefill(
+        self, idx: Tensor, state: dict | None = None, last_only: bool = False
+    ) -> tuple[Tensor, dict]:
+        return self.table[idx[:, -1:] if last_only else idx], {"last": idx[:, -1]}
 
     def step(self, tokens: Tensor, state: dict) -> tuple[Tensor, dict]:
         return self.table[tokens], {"last": tokens}

@@ -98,8 +98,8 @@ def _record_stores(model, monkeypatch) -> list[int]:
     name = "prefill" if hasattr(model, "prefill") else "step"
     original = getattr(model, name)
 
-    def wrapped(tokens, state=None):
-        logits, new = original(tokens, state)
+    def wrapped(tokens, state=None, **options):
+        logits, new = original(tokens, state, **options)
         cache = new.get("self_k0", new.get("k0"))
         assert isinstance(cache, KVBuffer), type(cache)
         seen.append(cache.store.data_ptr())

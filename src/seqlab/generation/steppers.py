@@ -167,7 +167,7 @@ class LMStepper:
             capacity = tokens.size(1) + self.max_new_tokens
             capacity = min(capacity, self.window or capacity)
         cache = self.model.init_state(tokens.size(0), tokens.device, capacity)
-        logits, cache = self.model.prefill(tokens, cache)
+        logits, cache = self.model.prefill(tokens, cache, last_only=True)
         state = {"cache": cache}
         if self.window:
             state["tokens"] = tokens
@@ -180,7 +180,8 @@ class LMStepper:
         history = torch.cat([state["tokens"], tokens[:, None]], dim=1)[:, -self.window :]
         if history.size(1) <= state["tokens"].size(1):  # the cache is full: slide
             rewind = getattr(self.model, "rewind_state", None)
-            logits, cache = self.model.prefill(history, rewind(state["cache"]) if rewind else None)
+            past = rewind(state["cache"]) if rewind else None
+            logits, cache = self.model.prefill(history, past, last_only=True)
             logits = logits[:, -1]
         else:
             logits, cache = self.model.step(tokens, state["cache"])

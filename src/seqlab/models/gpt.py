@@ -136,16 +136,17 @@ class GPT(LanguageModel):
         }
 
     def prefill(
-        self, idx: Tensor, state: dict[str, Tensor] | None = None
+        self, idx: Tensor, state: dict[str, Tensor] | None = None, last_only: bool = False
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Runs several tokens at once through the cache (a prompt, or a prompt continuation).
 
         Args:
             idx: (B, T) long tokens following those already in ``state``.
             state: Cache from ``init_state``/``prefill``/``step``; a fresh one when None.
+            last_only: Project the last position only (decoding needs no other logits).
 
         Returns:
-            Logits (B, T, V) and the cache extended by T positions.
+            Logits (B, T, V) (T = 1 with ``last_only``) and the cache extended by T positions.
 
         Raises:
             ValueError: If the cache would exceed ``block_size`` positions.
@@ -170,4 +171,6 @@ class GPT(LanguageModel):
                 kv_cache=(state[f"k{i}"], state[f"v{i}"]),
             )
             new_state[f"k{i}"], new_state[f"v{i}"] = k, v
+        if last_only:
+            x = x[:, -1:]
         return self.lm_head(self.ln_f(x)), new_state

@@ -59,8 +59,11 @@ class DecoderOnly(Protocol):
     ) -> State:
         """An empty state; ``capacity`` positions may be preallocated."""
 
-    def prefill(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """idx (B, T) after ``state`` -> logits (B, T, V) and the state T positions on."""
+    def prefill(
+        self, idx: Tensor, state: State | None = None, last_only: bool = False
+    ) -> tuple[Tensor, State]:
+        """idx (B, T) after ``state`` -> logits (B, T, V) and the state T positions on;
+        ``last_only``: logits (B, 1, V) of the last position only (decoding needs no more)."""
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """tokens (B,) -> next-token logits (B, V) and the new state."""

@@ -74,18 +74,21 @@ class RNNLM(LanguageModel):
         return {name: torch.zeros(shape, dtype=weight.dtype, device=device) for name in names}
 
     def prefill(
-        self, idx: Tensor, state: dict[str, Tensor] | None = None
+        self, idx: Tensor, state: dict[str, Tensor] | None = None, last_only: bool = False
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Runs several tokens at once from ``state`` (zero state when None).
 
         Args:
             idx: (B, T) long.
             state: From ``init_state``/``prefill``/``step``.
+            last_only: Project the last position only (decoding needs no other logits).
 
         Returns:
-            Logits (B, T, V) and the state after the last token.
+            Logits (B, T, V) (T = 1 with ``last_only``) and the state after the last token.
         """
         if state is None:
             state = self.init_state(idx.size(0), idx.device)
         outputs, final = self.rnn(self.dropout(self.embedding(idx)), to_rnn(state))
+        if last_only:
+            outputs = outputs[:, -1:]
         return self.lm_head(self.dropout(outputs)), from_rnn(final)

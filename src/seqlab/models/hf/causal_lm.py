@@ -18,6 +18,7 @@ from seqlab.models.hf.finetune import FineTuning
 from seqlab.models.hf.vocab import (  # noqa: F401  (N_SPECIAL, hf_config, plain_config: public here too)
     N_SPECIAL,
     VocabMap,
+    accepts,
     cache_argument,
     dynamic_cache,
     first_id,
@@ -69,6 +70,7 @@ class HFCausalLM(FineTuning, LanguageModel):
         self.eos = self.vocab.eos
         self.model = AutoModelForCausalLM.from_config(self.config)
         self._cache_arg = cache_argument(self.model)
+        self._keeps_logits = accepts(self.model, "logits_to_keep")
         self.add_adapter(adapter, lora)
 
     def hf_ids(self, idx: Tensor) -> Tensor:
@@ -104,16 +106,24 @@ class HFCausalLM(FineTuning, LanguageModel):
         """An empty cache; the first ``prefill`` fills it (its capacity grows as HF's does)."""
         return {}
 
-    def prefill(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """idx (B, T) after ``state`` -> logits (B, T, vocab_size) and the cache T positions on."""
+    def prefill(
+        self, idx: Tensor, state: State | None = None, last_only: bool = False
+    ) -> tuple[Tensor, State]:
+        """idx (B, T) after ``state`` -> logits (B, T, vocab_size) and the cache T positions on;
+        ``last_only``: (B, 1, vocab_size), the head run on the last position only, as
+        ``generate()`` does."""
         state = state or {}
         layers = len(state) // 2
         past = [(state[f"k{i}"], state[f"v{i}"]) for i in range(layers)]
         self._check_context((past[0][0].size(2) if past else 0) + idx.size(1))
         cache = dynamic_cache(past)
-        out = self.model(input_ids=self.hf_ids(idx), use_cache=True, **{self._cache_arg: cache})
+        keep = {"logits_to_keep": 1} if last_only and self._keeps_logits else {}
+        out = self.model(
+            input_ids=self.hf_ids(idx), use_cache=True, **{self._cache_arg: cache}, **keep
+        )
         cache = getattr(out, self._cache_arg)
         new_state = {}
         for i, (k, v) in enumerate(layer_tensors(cache)):
             new_state[f"k{i}"], new_state[f"v{i}"] = k, v
-        return self.seqlab_logits(out.logits), new_state
+        logits = out.logits[:, -1:] if last_only else out.logits
+        return self.seqlab_logits(logits), new_state

@@ -13,6 +13,7 @@ import inspect
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 N_SPECIAL = 6  # seqlab's <pad> <bos> <eos> <unk> <sep> <mask>, ids 0-5
@@ -42,21 +43,29 @@ def first_id(value: Any) -> int | None:
     return value[0] if isinstance(value, list | tuple) else value
 
 
+def accepts(model: nn.Module, argument: str) -> bool:
+    """Whether the model's ``forward`` takes ``argument`` (it differs across versions and models)."""
+    return argument in inspect.signature(model.forward).parameters
+
+
 def cache_argument(model: nn.Module) -> str:
     """The name under which this `transformers` version passes and returns the KV cache."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+    return "cache" if accepts(model, "cache") else "past_key_values"
 
 
 def dynamic_cache(past: list[tuple[Tensor, Tensor]]):
     """A `DynamicCache` holding `past` without copying it (`DynamicCache(past)` concatenates
-    every layer onto an empty tensor: a copy of the whole cache at each decoding step)."""
+    every layer onto an empty tensor: a copy of the whole cache at each decoding step, and
+    `update` with empty tensors still runs two concatenations per layer)."""
     from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
 
     cache = DynamicCache()
-    for i, (keys, values) in enumerate(past):
-        cache.update(keys[..., :0, :], values[..., :0, :], i)  # creates and initialises layer i
-        cache.layers[i].keys, cache.layers[i].values = keys, values
+    for keys, values in past:
+        layer = DynamicLayer()
+        layer.lazy_initialization(keys, values)
+        layer.keys, layer.values = keys, values
+        cache.layers.append(layer)
     return cache
 
 
@@ -86,9 +95,11 @@ class VocabMap(nn.Module):
         if eos is None or not 0 <= eos < config.vocab_size:
             raise ValueError(f"eos_token_id={eos} is not an id of the model's vocabulary")
         self.vocab_size, self.eos = vocab_size, eos
-        # seqlab's <pad> <bos> <eos> <unk> <sep> <mask> as the model's ids.
-        table = [pad, bos] + [eos] * (N_SPECIAL - 2)
-        self.register_buffer("special_ids", torch.tensor(table), persistent=False)
+        # seqlab id -> the model's: <pad> <bos> <eos> <unk> <sep> <mask>, then the shifted rest.
+        # One lookup per call (decoding maps the fed-back tokens at every step).
+        table = torch.cat([torch.tensor([pad, bos] + [eos] * (N_SPECIAL - 2)),
+                           torch.arange(vocab_size - N_SPECIAL)])  # fmt: skip
+        self.register_buffer("to_model", table, persistent=False)
 
     def seqlab_id(self, model_id: int | None) -> int | None:
         """The seqlab id of one of the model's ids (its eos is seqlab's <eos>)."""
@@ -100,14 +111,11 @@ class VocabMap(nn.Module):
 
     def ids(self, idx: Tensor) -> Tensor:
         """seqlab ids (B, T) -> the model's ids (B, T)."""
-        special = self.special_ids[idx.clamp(max=N_SPECIAL - 1)]
-        return torch.where(idx < N_SPECIAL, special, idx - N_SPECIAL)
+        return self.to_model[idx]
 
     def logits(self, logits: Tensor) -> Tensor:
-        """The model's logits (..., V_hf) -> seqlab's (..., vocab_size)."""
-        out = logits.new_empty(*logits.shape[:-1], self.vocab_size)
-        out[..., :N_SPECIAL] = float("-inf")
-        out[..., N_SPECIAL:] = logits[..., : self.vocab_size - N_SPECIAL]
+        """The model's logits (..., V_hf) -> seqlab's (..., vocab_size), in one padded copy."""
+        out = F.pad(logits[..., : self.vocab_size - N_SPECIAL], (N_SPECIAL, 0), value=float("-inf"))
         out[..., EOS] = logits[..., self.eos]
         out[..., N_SPECIAL + self.eos] = float("-inf")
         return out
