@@ -4,6 +4,7 @@ checkpoint alone."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -153,3 +154,18 @@ def test_resume_after_sigterm_equals_the_uninterrupted_run(tmp_path, data_root, 
     assert_sigterm_resume_is_exact(
         tmp_path, env, [*MULTI30K, f"model.pretrained={folders['bart']}", *SHORT, *KILLED_AT_4_OF_6]
     )
+
+
+def test_a_sweep_of_bart_summarizers_with_and_without_lora_is_reported(workdir, folders):
+    tmp, env = workdir
+    env = dict(env, SEQLAB_LOG_DIR=str(tmp / "sweep"))
+    scitldr = ["task=summarization", "data=scitldr", "model=hf_seq2seq", "tokenizer=pretrained",
+               f"model.pretrained={folders['bart']}",
+               "data.cleaning.max_len=250", "data.cleaning.too_long=truncate"]  # fmt: skip
+    run_in_process("train", "-m", "model.adapter=null,lora", *scitldr, *SHORT, cwd=tmp, env=env)
+    runs = run_folders(tmp / "sweep")
+    assert len(runs) == 2 and len({r.parent for r in runs}) == 1
+    rows = list(csv.DictReader((runs[0].parent / "summary.csv").open()))
+    assert {r["status"] for r in rows} == {"ok"} and all(r["test/rouge1"] for r in rows)
+    run_in_process("report", str(runs[0].parent), cwd=tmp, env=env)
+    assert "lora" in (runs[0].parent / "report.html").read_text()
