@@ -124,6 +124,12 @@ def test_a_training_split_emptied_by_cleaning_is_one_line(cli):
     assert "shorter than data.cleaning.min_len=40 tokens" in message
 
 
+def test_validating_every_more_batches_than_an_epoch_has_is_one_line(cli):
+    message = error_line(cli("train", "trainer.val_check_interval=100000"))
+    assert message.startswith("trainer.val_check_interval=100000 is more than the ")
+    assert "trainer.check_val_every_n_epoch=null" in message
+
+
 def test_a_pairs_file_too_small_to_carve_val_and_test_is_one_line(cli, tmp_path):
     pairs = write(tmp_path / "one.tsv", "walk\tI_WALK\n")
     message = error_line(
