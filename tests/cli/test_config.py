@@ -54,7 +54,8 @@ def test_main_job_is_the_default_groups_with_its_recipe():
     assert default.model.net._target_ == main_job.model.net._target_ == "seqlab.models.RNNSeq2Seq"
     assert main_job.data.reader == "generator" and main_job.model.net.attention == "bahdanau"
     net = main_job.model.net
-    assert (net.hidden_size, net.num_layers, net.dropout, net.bidirectional) == (96, 1, 0.0, False)
+    assert (net.hidden_size, net.num_layers, net.dropout, net.bidirectional) == (64, 1, 0.0, False)
+    assert main_job.loader.bucket_by == "target" and default.loader.bucket_by == "source"
     assert main_job.task.monitor == "val/exact_match" and main_job.task.monitor_mode == "max"
 
 
