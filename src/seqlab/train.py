@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.cli import end_startup, entry_point, held_run_log, quiet, user_errors
-from seqlab.errors import SeqlabError
 from seqlab.runs.folder import RunFolder, finish_loggers
 from seqlab.runs.resume import resume_args
 
@@ -30,6 +27,7 @@ def train(cfg: DictConfig) -> float | None:
         build_trainer,
         prepare_training,
     )
+    from seqlab.lit.fit_errors import val_interval_in_batches
     from seqlab.lit.loggers import final_metric_names, final_scores, log_final, log_run_config
     from seqlab.models.utils import count_parameters
     from seqlab.planning.format import format_line
@@ -128,24 +126,6 @@ def train(cfg: DictConfig) -> float | None:
         print_summary(results, getattr(module, "samples", None))
     finish_loggers()
     return optimized_value(results, cfg.optimized_metric)
-
-
-@contextlib.contextmanager
-def val_interval_in_batches():
-    """Lightning's check of an integer ``trainer.val_check_interval`` against the epoch's batches
-    (known only once the data is batched) as the house's one line, naming the keys that fix it."""
-    try:
-        yield
-    except ValueError as e:
-        found = re.search(r"val_check_interval` \((\d+)\).*training batches \((\d+)\)", str(e))
-        if not found:
-            raise
-        interval, batches = found.groups()
-        raise SeqlabError(
-            f"trainer.val_check_interval={interval} is more than the {batches} training batches of "
-            "an epoch; lower it, give a fraction of an epoch (e.g. 0.5), or set "
-            "trainer.check_val_every_n_epoch=null to count steps across epochs"
-        ) from None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
